@@ -1,0 +1,222 @@
+//! Range coding of integer latents with per-channel tables and an escape code.
+
+use constriction::stream::model::{ContiguousCategoricalEntropyModel, UniformModel};
+use constriction::stream::queue::{DefaultRangeDecoder, DefaultRangeEncoder};
+use constriction::stream::{Decode, Encode};
+use thiserror::Error;
+
+use crate::table::{ChannelTable, PRECISION, TableError};
+
+type Model = ContiguousCategoricalEntropyModel<u32, Vec<u32>, PRECISION>;
+type Bits = UniformModel<u32, PRECISION>;
+
+/// Raw bits of an escaped value are sent in chunks of this many bits (a uniform model can
+/// represent at most 2^PRECISION outcomes).
+const CHUNK: u32 = 16;
+/// Distances beyond the table are at most 2^33 (the span of i32 and then some).
+const MAX_DISTANCE_BITS: u32 = 34;
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum CodingError {
+    #[error(transparent)]
+    Table(#[from] TableError),
+    #[error("{got} values given for {channels} channels of {plane}")]
+    Shape { got: usize, channels: usize, plane: usize },
+    #[error("the entropy-coded payload is corrupt")]
+    Corrupt,
+}
+
+/// One channel's model, built once from its table.
+struct ChannelModel {
+    offset: i64,
+    /// Number of ordinary symbols; symbol `len` is the escape.
+    len: usize,
+    model: Model,
+    /// The table's frequencies, for measuring information content without the coder.
+    freqs: Vec<u32>,
+}
+
+/// Encodes and decodes latent tensors laid out channel-major (`[channels][height × width]`).
+pub struct LatentCoder {
+    channels: Vec<ChannelModel>,
+}
+
+impl LatentCoder {
+    pub fn new(tables: &[ChannelTable]) -> Result<Self, CodingError> {
+        let channels = tables
+            .iter()
+            .map(|t| {
+                t.check()?;
+                let model = Model::from_nonzero_fixed_point_probabilities(&t.freqs, false)
+                    .map_err(|()| TableError::BadSum)?;
+                Ok(ChannelModel { offset: t.offset as i64, len: t.len(), model, freqs: t.freqs.clone() })
+            })
+            .collect::<Result<_, CodingError>>()?;
+        Ok(LatentCoder { channels })
+    }
+
+    pub fn num_channels(&self) -> usize {
+        self.channels.len()
+    }
+
+    fn check_shape(&self, got: usize, plane: usize) -> Result<(), CodingError> {
+        if self.channels.len().checked_mul(plane) != Some(got) {
+            return Err(CodingError::Shape { got, channels: self.channels.len(), plane });
+        }
+        Ok(())
+    }
+
+    /// Encodes `values` (`channels × plane` integers) into bytes.
+    pub fn encode(&self, values: &[i32], plane: usize) -> Result<Vec<u8>, CodingError> {
+        self.check_shape(values.len(), plane)?;
+        let mut enc = DefaultRangeEncoder::new();
+        if plane > 0 {
+            for (ch, chunk) in self.channels.iter().zip(values.chunks_exact(plane)) {
+                for &v in chunk {
+                    ch.encode(&mut enc, v);
+                }
+            }
+        }
+        let words = enc.into_compressed().expect("encoding into a Vec cannot fail");
+        Ok(words_to_bytes(&words))
+    }
+
+    /// Decodes `channels × plane` integers. Corrupt input gives an error or wrong values, never
+    /// a panic; the container's CRC is what tells corrupt from intact.
+    pub fn decode(&self, bytes: &[u8], plane: usize) -> Result<Vec<i32>, CodingError> {
+        let total = self.channels.len().checked_mul(plane).ok_or(CodingError::Corrupt)?;
+        let mut dec =
+            DefaultRangeDecoder::from_compressed(bytes_to_words(bytes)).map_err(|_| CodingError::Corrupt)?;
+        let mut out = Vec::with_capacity(total);
+        for ch in &self.channels {
+            for _ in 0..plane {
+                out.push(ch.decode(&mut dec)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Information content in bits of `values` under these integer tables (escapes counted
+    /// at their bypass length): what an ideal coder with the same tables would spend.
+    pub fn information_bits(&self, values: &[i32], plane: usize) -> Result<f64, CodingError> {
+        self.check_shape(values.len(), plane)?;
+        let mut bits = 0.0;
+        if plane > 0 {
+            for (ch, chunk) in self.channels.iter().zip(values.chunks_exact(plane)) {
+                for &v in chunk {
+                    bits += ch.information_bits(v);
+                }
+            }
+        }
+        Ok(bits)
+    }
+}
+
+impl ChannelModel {
+    fn symbol(&self, v: i32) -> Option<usize> {
+        let i = v as i64 - self.offset;
+        (0..self.len as i64).contains(&i).then_some(i as usize)
+    }
+
+    fn encode(&self, enc: &mut DefaultRangeEncoder, v: i32) {
+        match self.symbol(v) {
+            Some(s) => enc.encode_symbol(s, &self.model).expect("symbol is in the table"),
+            None => {
+                enc.encode_symbol(self.len, &self.model).expect("escape is in the table");
+                let (above, distance) = self.escape_distance(v);
+                let nbits = 64 - distance.leading_zeros(); // 1..=MAX_DISTANCE_BITS
+                encode_raw(enc, above as u64, 1);
+                encode_raw(enc, (nbits - 1) as u64, 6);
+                encode_raw(enc, distance & !(1 << (nbits - 1)), nbits - 1);
+            }
+        }
+    }
+
+    fn decode(&self, dec: &mut DefaultRangeDecoder) -> Result<i32, CodingError> {
+        let s = dec.decode_symbol(&self.model).map_err(|_| CodingError::Corrupt)?;
+        if s < self.len {
+            return Ok((self.offset + s as i64) as i32);
+        }
+        let above = decode_raw(dec, 1)? == 1;
+        let nbits = decode_raw(dec, 6)? as u32 + 1;
+        if nbits > MAX_DISTANCE_BITS {
+            return Err(CodingError::Corrupt);
+        }
+        let distance = (1u64 << (nbits - 1)) | decode_raw(dec, nbits - 1)?;
+        let v = if above {
+            self.offset + self.len as i64 - 1 + distance as i64
+        } else {
+            self.offset - distance as i64
+        };
+        i32::try_from(v).map_err(|_| CodingError::Corrupt)
+    }
+
+    /// Which side of the table `v` lies on, and how far beyond its last entry (≥ 1).
+    fn escape_distance(&self, v: i32) -> (bool, u64) {
+        let v = v as i64;
+        if v < self.offset {
+            (false, (self.offset - v) as u64)
+        } else {
+            (true, (v - (self.offset + self.len as i64 - 1)) as u64)
+        }
+    }
+
+    fn information_bits(&self, v: i32) -> f64 {
+        let p = |s: usize| -(self.freqs[s] as f64 / (1u64 << PRECISION) as f64).log2();
+        match self.symbol(v) {
+            Some(s) => p(s),
+            None => {
+                let (_, distance) = self.escape_distance(v);
+                let nbits = 64 - distance.leading_zeros();
+                p(self.len) + 1.0 + 6.0 + (nbits - 1) as f64
+            }
+        }
+    }
+}
+
+fn encode_raw(enc: &mut DefaultRangeEncoder, mut value: u64, mut bits: u32) {
+    while bits > 0 {
+        let n = bits.min(CHUNK);
+        let model = Bits::new(1 << n);
+        enc.encode_symbol((value & ((1 << n) - 1)) as usize, model).expect("value fits");
+        value >>= n;
+        bits -= n;
+    }
+}
+
+fn decode_raw(dec: &mut DefaultRangeDecoder, mut bits: u32) -> Result<u64, CodingError> {
+    let mut value = 0u64;
+    let mut shift = 0;
+    while bits > 0 {
+        let n = bits.min(CHUNK);
+        let s = dec.decode_symbol(Bits::new(1 << n)).map_err(|_| CodingError::Corrupt)?;
+        value |= (s as u64) << shift;
+        shift += n;
+        bits -= n;
+    }
+    Ok(value)
+}
+
+/// Big-endian words with trailing zero bytes dropped: the decoder reads missing words as zeros,
+/// so those bytes carry no information.
+fn words_to_bytes(words: &[u32]) -> Vec<u8> {
+    let mut bytes: Vec<u8> = words.iter().flat_map(|w| w.to_be_bytes()).collect();
+    while bytes.last() == Some(&0) {
+        bytes.pop();
+    }
+    bytes
+}
+
+fn bytes_to_words(bytes: &[u8]) -> Vec<u32> {
+    bytes
+        .chunks(4)
+        .map(|c| {
+            let mut w = [0u8; 4];
+            w[..c.len()].copy_from_slice(c);
+            u32::from_be_bytes(w)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

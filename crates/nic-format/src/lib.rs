@@ -1,0 +1,303 @@
+//! The `.nic` container.
+//!
+//! A `.nic` file holds everything a decoder needs besides the model: which model made it (so a
+//! file is never decoded with the wrong weights), the image size (so padding to the network's
+//! stride can be cropped away), the quality, the shape of every latent tensor, the entropy-coded
+//! payloads, and a CRC-32 over all of it. The byte layout is documented in `FORMAT.md` at the
+//! root of this crate; this module is its only implementation.
+//!
+//! Parsing never trusts the file: every length is checked against the bytes that are actually
+//! there before anything is allocated, so a short or hostile file is an error, not a panic or a
+//! huge allocation.
+
+mod varint;
+
+use thiserror::Error;
+
+/// First four bytes of every `.nic` file. The leading byte has its high bit set so that a
+/// 7-bit-clean transfer, or a text file, is never mistaken for a `.nic` file.
+pub const MAGIC: [u8; 4] = [0x8e, b'N', b'I', b'C'];
+
+/// The format version this crate writes and the newest it reads.
+pub const VERSION: u8 = 1;
+
+/// At most this many latent tensors in one file (a factorized prior uses one, a hyperprior two).
+pub const MAX_TENSORS: usize = 8;
+
+/// Largest accepted image side. Larger files are rejected before anything is allocated.
+pub const MAX_SIDE: u32 = 1 << 16;
+
+/// The shape and entropy-coded bytes of one latent tensor (channels × height × width).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LatentPayload {
+    pub channels: u32,
+    pub height: u32,
+    pub width: u32,
+    pub bytes: Vec<u8>,
+}
+
+impl LatentPayload {
+    /// Number of latent values, or `None` if it does not fit in `usize`.
+    pub fn len(&self) -> Option<usize> {
+        (self.channels as usize)
+            .checked_mul(self.height as usize)?
+            .checked_mul(self.width as usize)
+    }
+}
+
+/// A parsed (or to-be-written) `.nic` file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NicFile {
+    /// Identifies the model (weights and entropy tables) that made the file.
+    pub model_id: [u8; 4],
+    pub width: u32,
+    pub height: u32,
+    pub quality: u8,
+    pub latents: Vec<LatentPayload>,
+}
+
+/// Everything that can be wrong with a `.nic` file, each with a message that names the problem.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum FormatError {
+    #[error("not a .nic file (wrong magic bytes)")]
+    BadMagic,
+    #[error("file is truncated: {0}")]
+    Truncated(&'static str),
+    #[error("format version {0} is newer than this nic supports (version {VERSION}); upgrade nic")]
+    UnsupportedVersion(u8),
+    #[error("unknown flags 0x{0:02x} in the header")]
+    UnknownFlags(u8),
+    #[error("CRC-32 mismatch: the file is corrupt (stored {stored:08x}, computed {computed:08x})")]
+    CrcMismatch { stored: u32, computed: u32 },
+    #[error("invalid header field: {0}")]
+    Invalid(String),
+    #[error("{0} bytes of trailing garbage after the payload")]
+    TrailingBytes(usize),
+}
+
+impl NicFile {
+    /// Serializes the file, CRC included.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, FormatError> {
+        self.validate()?;
+        let payload: usize = self.latents.iter().map(|l| l.bytes.len()).sum();
+        let mut out = Vec::with_capacity(32 + 16 * self.latents.len() + payload);
+        out.extend_from_slice(&MAGIC);
+        out.push(VERSION);
+        out.push(0); // flags, reserved
+        out.extend_from_slice(&self.model_id);
+        varint::write(&mut out, self.width as u64);
+        varint::write(&mut out, self.height as u64);
+        out.push(self.quality);
+        out.push(self.latents.len() as u8);
+        for l in &self.latents {
+            varint::write(&mut out, l.channels as u64);
+            varint::write(&mut out, l.height as u64);
+            varint::write(&mut out, l.width as u64);
+            varint::write(&mut out, l.bytes.len() as u64);
+        }
+        for l in &self.latents {
+            out.extend_from_slice(&l.bytes);
+        }
+        let crc = crc32fast::hash(&out);
+        out.extend_from_slice(&crc.to_le_bytes());
+        Ok(out)
+    }
+
+    /// Parses and checks a complete file.
+    pub fn parse(data: &[u8]) -> Result<Self, FormatError> {
+        let (header, payload_start) = Header::parse(data)?;
+        // CRC before payloads: a corrupt file is reported as corrupt, whatever else it says.
+        let body_len = data.len() - 4;
+        let stored = u32::from_le_bytes(data[body_len..].try_into().unwrap());
+        let computed = crc32fast::hash(&data[..body_len]);
+        if stored != computed {
+            return Err(FormatError::CrcMismatch { stored, computed });
+        }
+        let mut pos = payload_start;
+        let mut latents = Vec::with_capacity(header.shapes.len());
+        for s in header.shapes {
+            let bytes = data[pos..pos + s.payload_len].to_vec();
+            pos += s.payload_len;
+            latents.push(LatentPayload {
+                channels: s.channels,
+                height: s.height,
+                width: s.width,
+                bytes,
+            });
+        }
+        Ok(NicFile {
+            model_id: header.model_id,
+            width: header.width,
+            height: header.height,
+            quality: header.quality,
+            latents,
+        })
+    }
+
+    fn validate(&self) -> Result<(), FormatError> {
+        check_side("width", self.width)?;
+        check_side("height", self.height)?;
+        if self.latents.is_empty() || self.latents.len() > MAX_TENSORS {
+            return Err(FormatError::Invalid(format!(
+                "{} latent tensors (1..={MAX_TENSORS} allowed)",
+                self.latents.len()
+            )));
+        }
+        for l in &self.latents {
+            if l.channels == 0 || l.height == 0 || l.width == 0 {
+                return Err(FormatError::Invalid("empty latent tensor".into()));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The shape and payload length of one latent tensor, as read from the header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TensorShape {
+    pub channels: u32,
+    pub height: u32,
+    pub width: u32,
+    pub payload_len: usize,
+}
+
+/// The header alone, for `nic info` and for validating a file before decoding it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    pub version: u8,
+    pub model_id: [u8; 4],
+    pub width: u32,
+    pub height: u32,
+    pub quality: u8,
+    pub shapes: Vec<TensorShape>,
+    /// Size of the header in bytes (everything before the first payload).
+    pub header_len: usize,
+}
+
+impl Header {
+    /// Parses the header and checks that the declared payloads fit the file exactly. Returns
+    /// the header and the offset of the first payload byte. Does not check the CRC.
+    pub fn parse(data: &[u8]) -> Result<(Header, usize), FormatError> {
+        let mut r = Reader { data, pos: 0 };
+        let magic = r.take(4, "magic")?;
+        if magic != MAGIC {
+            return Err(FormatError::BadMagic);
+        }
+        let version = r.byte("version")?;
+        if version > VERSION {
+            return Err(FormatError::UnsupportedVersion(version));
+        }
+        if version == 0 {
+            return Err(FormatError::Invalid("format version 0".into()));
+        }
+        let flags = r.byte("flags")?;
+        if flags != 0 {
+            return Err(FormatError::UnknownFlags(flags));
+        }
+        let model_id: [u8; 4] = r.take(4, "model id")?.try_into().unwrap();
+        let width = r.side("width")?;
+        let height = r.side("height")?;
+        let quality = r.byte("quality")?;
+        let count = r.byte("tensor count")? as usize;
+        if count == 0 || count > MAX_TENSORS {
+            return Err(FormatError::Invalid(format!(
+                "{count} latent tensors (1..={MAX_TENSORS} allowed)"
+            )));
+        }
+        let mut shapes = Vec::with_capacity(count);
+        for _ in 0..count {
+            let channels = r.dim("latent channels")?;
+            let height = r.dim("latent height")?;
+            let width = r.dim("latent width")?;
+            let payload_len = r.varint("payload length")?;
+            shapes.push(TensorShape {
+                channels,
+                height,
+                width,
+                payload_len: usize::try_from(payload_len)
+                    .map_err(|_| FormatError::Invalid("payload length".into()))?,
+            });
+        }
+        let header_len = r.pos;
+        // The declared payloads plus the CRC must be exactly what is left.
+        let mut needed: u64 = 4;
+        for s in &shapes {
+            needed = needed.saturating_add(s.payload_len as u64);
+        }
+        let left = (data.len() - header_len) as u64;
+        if left < needed {
+            return Err(FormatError::Truncated("payload shorter than the header declares"));
+        }
+        if left > needed {
+            return Err(FormatError::TrailingBytes((left - needed) as usize));
+        }
+        Ok((
+            Header {
+                version,
+                model_id,
+                width,
+                height,
+                quality,
+                shapes,
+                header_len,
+            },
+            header_len,
+        ))
+    }
+}
+
+fn check_side(name: &str, v: u32) -> Result<(), FormatError> {
+    if v == 0 || v > MAX_SIDE {
+        return Err(FormatError::Invalid(format!(
+            "image {name} {v} (1..={MAX_SIDE} allowed)"
+        )));
+    }
+    Ok(())
+}
+
+struct Reader<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], FormatError> {
+        if self.data.len() - self.pos < n {
+            return Err(FormatError::Truncated(what));
+        }
+        let s = &self.data[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(s)
+    }
+
+    fn byte(&mut self, what: &'static str) -> Result<u8, FormatError> {
+        Ok(self.take(1, what)?[0])
+    }
+
+    fn varint(&mut self, what: &'static str) -> Result<u64, FormatError> {
+        let (v, n) = varint::read(&self.data[self.pos..]).map_err(|e| match e {
+            varint::Error::Truncated => FormatError::Truncated(what),
+            varint::Error::Overlong => FormatError::Invalid(format!("{what}: malformed varint")),
+        })?;
+        self.pos += n;
+        Ok(v)
+    }
+
+    fn side(&mut self, what: &'static str) -> Result<u32, FormatError> {
+        let v = self.varint(what)?;
+        let v = u32::try_from(v).map_err(|_| FormatError::Invalid(format!("image {what} {v}")))?;
+        check_side(what, v)?;
+        Ok(v)
+    }
+
+    fn dim(&mut self, what: &'static str) -> Result<u32, FormatError> {
+        let v = self.varint(what)?;
+        if v == 0 || v > MAX_SIDE as u64 {
+            return Err(FormatError::Invalid(format!("{what} {v}")));
+        }
+        Ok(v as u32)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,110 @@
+use super::*;
+
+fn sample() -> NicFile {
+    NicFile {
+        model_id: [1, 2, 3, 4],
+        width: 769,
+        height: 513,
+        quality: 3,
+        latents: vec![
+            LatentPayload { channels: 96, height: 33, width: 49, bytes: (0..200u8).collect() },
+            LatentPayload { channels: 8, height: 1, width: 1, bytes: vec![] },
+        ],
+    }
+}
+
+#[test]
+fn serialize_then_parse_is_identity() {
+    let f = sample();
+    let bytes = f.to_bytes().unwrap();
+    assert_eq!(NicFile::parse(&bytes).unwrap(), f);
+    let (h, start) = Header::parse(&bytes).unwrap();
+    assert_eq!(h.width, 769);
+    assert_eq!(h.shapes.len(), 2);
+    assert_eq!(h.shapes[0].payload_len, 200);
+    assert_eq!(start, h.header_len);
+    assert_eq!(bytes.len(), h.header_len + 200 + 4);
+}
+
+#[test]
+fn small_image_header_is_compact() {
+    let f = NicFile {
+        model_id: [0; 4],
+        width: 32,
+        height: 32,
+        quality: 1,
+        latents: vec![LatentPayload { channels: 96, height: 2, width: 2, bytes: vec![7; 40] }],
+    };
+    let bytes = f.to_bytes().unwrap();
+    // magic 4 + version 1 + flags 1 + id 4 + w 1 + h 1 + q 1 + n 1 + shape 4 + crc 4
+    assert_eq!(bytes.len() - 40, 22);
+}
+
+#[test]
+fn crc_mismatch_is_detected_for_every_flipped_payload_bit() {
+    let bytes = sample().to_bytes().unwrap();
+    let (h, start) = Header::parse(&bytes).unwrap();
+    for i in start..start + 200 {
+        for bit in 0..8 {
+            let mut b = bytes.clone();
+            b[i] ^= 1 << bit;
+            assert!(matches!(NicFile::parse(&b), Err(FormatError::CrcMismatch { .. })));
+        }
+    }
+    assert_eq!(h.quality, 3);
+}
+
+#[test]
+fn wrong_magic_is_rejected() {
+    let mut b = sample().to_bytes().unwrap();
+    b[1] = b'X';
+    assert_eq!(NicFile::parse(&b), Err(FormatError::BadMagic));
+    assert_eq!(NicFile::parse(b"\x89PNG\r\n\x1a\n"), Err(FormatError::BadMagic));
+}
+
+#[test]
+fn future_version_is_rejected_with_upgrade_hint() {
+    let mut b = sample().to_bytes().unwrap();
+    b[4] = VERSION + 1;
+    let err = NicFile::parse(&b).unwrap_err();
+    assert_eq!(err, FormatError::UnsupportedVersion(VERSION + 1));
+    assert!(err.to_string().contains("upgrade"));
+}
+
+#[test]
+fn every_truncation_is_an_error() {
+    let b = sample().to_bytes().unwrap();
+    for len in 0..b.len() {
+        assert!(NicFile::parse(&b[..len]).is_err(), "truncated at {len} parsed");
+    }
+}
+
+#[test]
+fn trailing_bytes_are_rejected() {
+    let mut b = sample().to_bytes().unwrap();
+    b.push(0);
+    assert!(NicFile::parse(&b).is_err());
+}
+
+#[test]
+fn huge_declared_payload_fails_without_allocating() {
+    let mut b = Vec::new();
+    b.extend_from_slice(&MAGIC);
+    b.extend_from_slice(&[VERSION, 0, 0, 0, 0, 0]);
+    b.extend_from_slice(&[32, 32, 1, 1, 8, 2, 2]);
+    b.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]); // ~2^56 bytes
+    b.extend_from_slice(&[0; 4]);
+    assert_eq!(
+        Header::parse(&b).unwrap_err(),
+        FormatError::Truncated("payload shorter than the header declares")
+    );
+}
+
+#[test]
+fn zero_and_oversized_dimensions_are_rejected() {
+    let mut f = sample();
+    f.width = 0;
+    assert!(f.to_bytes().is_err());
+    f.width = MAX_SIDE + 1;
+    assert!(f.to_bytes().is_err());
+}

@@ -1,0 +1,13 @@
+//! Pictures in and out.
+//!
+//! Everything nic compresses is 8-bit RGB. [`load_rgb8`] reads any format the `image` crate
+//! knows and says what it had to change (alpha dropped, 16-bit reduced, grayscale expanded);
+//! [`Planar`] is the channel-first float layout the transforms take, with the padding to the
+//! network's stride and the crop back.
+
+mod io;
+mod planar;
+
+pub use image::RgbImage;
+pub use io::{ImageError, Loaded, load_rgb8, rgb8_from_dynamic, save_png};
+pub use planar::Planar;

@@ -1,0 +1,166 @@
+//! A trained model on disk: `model.json` (architecture, λ, quality, entropy tables, how it was
+//! trained) beside `weights.bpk` (burn's burnpack format).
+
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+use burn::store::ModuleRecord;
+use burn::tensor::{Bytes, Device};
+use nic_entropy::ChannelTable;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+
+use crate::{Architecture, Compressor};
+
+pub const INFO_FILE: &str = "model.json";
+pub const WEIGHTS_FILE: &str = "weights.bpk";
+/// Version of the model directory layout.
+const MODEL_FORMAT: u32 = 1;
+
+#[derive(Debug, Error)]
+pub enum ModelError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: not a valid nic model description: {source}")]
+    Json { path: PathBuf, source: serde_json::Error },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+/// How a model was trained, for its card.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct TrainingInfo {
+    pub command: String,
+    pub data: String,
+    pub steps: u64,
+    pub batch: usize,
+    pub crop: usize,
+    pub wall_seconds: f64,
+    pub images_per_second: f64,
+}
+
+/// Everything about a model but its weights.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ModelInfo {
+    pub format: u32,
+    pub architecture: Architecture,
+    pub quality: u8,
+    pub lambda: f64,
+    pub tables: Vec<ChannelTable>,
+    #[serde(default)]
+    pub training: Option<TrainingInfo>,
+}
+
+impl ModelInfo {
+    pub fn new(architecture: Architecture, quality: u8, lambda: f64, tables: Vec<ChannelTable>) -> Self {
+        ModelInfo { format: MODEL_FORMAT, architecture, quality, lambda, tables, training: None }
+    }
+}
+
+/// A model loaded for inference.
+pub struct SavedModel {
+    pub info: ModelInfo,
+    pub compressor: Compressor,
+    /// Written into every `.nic` file this model makes; a hash of weights and tables.
+    pub id: [u8; 4],
+}
+
+impl SavedModel {
+    /// Writes `dir/weights.bpk` and `dir/model.json` (each atomically). Returns the model id.
+    pub fn save(dir: &Path, compressor: &Compressor, info: &ModelInfo) -> Result<[u8; 4], ModelError> {
+        let io = |path: PathBuf| move |source| ModelError::Io { path, source };
+        std::fs::create_dir_all(dir).map_err(io(dir.into()))?;
+        let weights = compressor
+            .valid()
+            .into_record()
+            .into_bytes()
+            .map_err(|e| ModelError::Invalid { path: dir.into(), message: e.to_string() })?;
+        let json = serde_json::to_vec_pretty(info).expect("model info serializes");
+        let wpath = dir.join(WEIGHTS_FILE);
+        nic_fs::write_atomic(&wpath, &weights).map_err(io(wpath.clone()))?;
+        let ipath = dir.join(INFO_FILE);
+        nic_fs::write_atomic(&ipath, &json).map_err(io(ipath.clone()))?;
+        Ok(model_id(&weights, &info.tables))
+    }
+
+    /// Loads a model directory onto `device`, checking the tables and the weights' shapes.
+    pub fn load(dir: &Path, device: &Device) -> Result<SavedModel, ModelError> {
+        let ipath = dir.join(INFO_FILE);
+        let json = std::fs::read(&ipath).map_err(|source| ModelError::Io { path: ipath.clone(), source })?;
+        let info: ModelInfo =
+            serde_json::from_slice(&json).map_err(|source| ModelError::Json { path: ipath.clone(), source })?;
+        let invalid = |message: String| ModelError::Invalid { path: ipath.clone(), message };
+        if info.format > MODEL_FORMAT {
+            return Err(invalid(format!("model format {} is newer than this nic supports", info.format)));
+        }
+        let arch = info.architecture;
+        if arch.channels == 0 || arch.latent_channels == 0 || arch.channels > 4096 || arch.latent_channels > 4096 {
+            return Err(invalid(format!("implausible architecture {arch:?}")));
+        }
+        if info.tables.len() != arch.latent_channels {
+            return Err(invalid(format!(
+                "{} entropy tables for {} latent channels",
+                info.tables.len(),
+                arch.latent_channels
+            )));
+        }
+        for t in &info.tables {
+            t.check().map_err(|e| invalid(e.to_string()))?;
+        }
+        let wpath = dir.join(WEIGHTS_FILE);
+        let weights = std::fs::read(&wpath).map_err(|source| ModelError::Io { path: wpath.clone(), source })?;
+        let id = model_id(&weights, &info.tables);
+        let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(weights))
+            .map_err(|e| ModelError::Invalid { path: wpath.clone(), message: e.to_string() })?;
+        let compressor = Compressor::new(&arch, device)
+            .try_load_record(record)
+            .map_err(|e| ModelError::Invalid { path: wpath.clone(), message: e.to_string() })?;
+        Ok(SavedModel { info, compressor: compressor.valid(), id })
+    }
+}
+
+/// First four bytes of SHA-256 over the weights file and the tables: enough to tell models
+/// apart (the chance that two models collide is 2^-32), short enough for 32×32 images.
+pub fn model_id(weights: &[u8], tables: &[ChannelTable]) -> [u8; 4] {
+    let mut h = Sha256::new();
+    h.update(weights);
+    h.update(serde_json::to_vec(tables).expect("tables serialize"));
+    h.finalize()[..4].try_into().expect("4 bytes")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::build_tables;
+
+    #[test]
+    fn save_then_load_gives_the_same_model_and_id() {
+        let device = Device::flex();
+        let arch = Architecture::TINY;
+        let model = Compressor::new(&arch, &device);
+        let info = ModelInfo::new(arch, 2, 0.01, build_tables(&model.prior).unwrap());
+        let dir = tempfile::tempdir().unwrap();
+        let id = SavedModel::save(dir.path(), &model, &info).unwrap();
+        let loaded = SavedModel::load(dir.path(), &device).unwrap();
+        assert_eq!(loaded.id, id);
+        assert_eq!(loaded.info, info);
+        let x = burn::tensor::Tensor::<4>::ones([1, 3, 16, 16], &device).mul_scalar(0.3);
+        let a: Vec<f32> = model.analyze(x.clone()).into_data().try_into_vec::<f32>().unwrap();
+        let b: Vec<f32> = loaded.compressor.analyze(x).into_data().try_into_vec::<f32>().unwrap();
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn inconsistent_model_files_are_errors() {
+        let device = Device::flex();
+        let dir = tempfile::tempdir().unwrap();
+        assert!(matches!(SavedModel::load(dir.path(), &device), Err(ModelError::Io { .. })));
+        std::fs::write(dir.path().join(INFO_FILE), "{not json").unwrap();
+        assert!(matches!(SavedModel::load(dir.path(), &device), Err(ModelError::Json { .. })));
+        let arch = Architecture::TINY;
+        let info = ModelInfo::new(arch, 1, 0.01, vec![]);
+        std::fs::write(dir.path().join(INFO_FILE), serde_json::to_vec(&info).unwrap()).unwrap();
+        assert!(matches!(SavedModel::load(dir.path(), &device), Err(ModelError::Invalid { .. })));
+    }
+}

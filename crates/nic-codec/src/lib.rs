@@ -1,1 +1,11 @@
+//! The codec: a picture → analysis transform → rounding → range coding → `.nic` bytes, and
+//! back through the same tables and the synthesis transform.
+//!
+//! [`ModelSet`] finds the models of each quality in a model folder; [`Codec`] is one loaded
+//! model with its entropy coder.
 
+mod codec;
+mod models;
+
+pub use codec::{Codec, CodecError, EncodeStats, MAX_PIXELS};
+pub use models::{ModelSet, default_model_dir};

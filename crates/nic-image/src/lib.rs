@@ -8,6 +8,6 @@
 mod io;
 mod planar;
 
-pub use image::RgbImage;
+pub use image::{self, RgbImage};
 pub use io::{ImageError, Loaded, load_rgb8, rgb8_from_dynamic, save_png};
 pub use planar::Planar;

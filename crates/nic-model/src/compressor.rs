@@ -1,7 +1,7 @@
 //! The whole autoencoder with its prior, and the rate–distortion objective.
 
 use burn::module::Module;
-use burn::tensor::{Device, Distribution, Tensor};
+use burn::tensor::{Device, Tensor};
 
 use crate::{Analysis, Architecture, FactorizedPrior, Synthesis};
 
@@ -36,9 +36,12 @@ impl Compressor {
     /// with additive uniform noise (a continuous relaxation whose density matches the
     /// discretized one), while the synthesis sees the rounded latents with a straight-through
     /// gradient, so it is trained on exactly what the decoder will get.
-    pub fn rd_train(&self, x: Tensor<4>, lambda: f64) -> RdOutput {
+    ///
+    /// `noise` (uniform in ±½, shaped like the latents, see [`Compressor::latent_shape`]) is
+    /// passed in rather than drawn here so that the caller controls its seed: burn's random
+    /// state is global to the process, which would make runs irreproducible.
+    pub fn rd_train(&self, x: Tensor<4>, noise: Tensor<4>, lambda: f64) -> RdOutput {
         let y = self.analysis.forward(x.clone());
-        let noise = Tensor::random(y.shape(), Distribution::Uniform(-0.5, 0.5), &y.device());
         let likelihood = self.prior.likelihood(y.clone() + noise);
         let y_st = y.clone() + (y.clone().round() - y).detach();
         let x_hat = self.synthesis.forward(y_st);
@@ -52,6 +55,12 @@ impl Compressor {
         let likelihood = self.prior.likelihood(y_hat.clone());
         let x_hat = self.synthesis.forward(y_hat).clamp(0.0, 1.0);
         rd(x, x_hat, likelihood, lambda)
+    }
+
+    /// Shape of the latents of a `[batch, 3, h, w]` input.
+    pub fn latent_shape(&self, batch: usize, height: usize, width: usize) -> [usize; 4] {
+        let s = Architecture::STRIDE;
+        [batch, self.prior.channels(), height.div_ceil(s), width.div_ceil(s)]
     }
 
     /// Image (`[batch, 3, h, w]`, h and w multiples of 16) → unquantized latents.
@@ -83,6 +92,7 @@ fn rd(x: Tensor<4>, x_hat: Tensor<4>, likelihood: Tensor<4>, lambda: f64) -> RdO
 #[cfg(test)]
 mod tests {
     use super::*;
+    use burn::tensor::Distribution;
 
     #[test]
     fn train_and_eval_objectives_are_finite_and_close() {
@@ -90,7 +100,8 @@ mod tests {
         device.seed(3);
         let model = Compressor::new(&Architecture::TINY, &device);
         let x = Tensor::<4>::random([2, 3, 32, 32], Distribution::Uniform(0.0, 1.0), &device);
-        let t = model.rd_train(x.clone(), 0.01);
+        let noise = Tensor::random(model.latent_shape(2, 32, 32), Distribution::Uniform(-0.5, 0.5), &device);
+        let t = model.rd_train(x.clone(), noise, 0.01);
         let e = model.rd_eval(x, 0.01);
         let (tb, eb) = (t.bpp.into_scalar::<f32>(), e.bpp.into_scalar::<f32>());
         assert!(tb.is_finite() && eb.is_finite() && tb > 0.0 && eb > 0.0);

@@ -3,9 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use burn::module::Module;
+use burn::module::{Module, ModuleVisitor, Param};
 use burn::store::ModuleRecord;
-use burn::tensor::{Bytes, Device};
+use burn::tensor::{Bytes, Device, Tensor};
 use nic_entropy::ChannelTable;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -81,7 +81,7 @@ impl SavedModel {
         nic_fs::write_atomic(&wpath, &weights).map_err(io(wpath.clone()))?;
         let ipath = dir.join(INFO_FILE);
         nic_fs::write_atomic(&ipath, &json).map_err(io(ipath.clone()))?;
-        Ok(model_id(&weights, &info.tables))
+        Ok(model_id(compressor, &info.tables))
     }
 
     /// Loads a model directory onto `device`, checking the tables and the weights' shapes.
@@ -110,23 +110,35 @@ impl SavedModel {
         }
         let wpath = dir.join(WEIGHTS_FILE);
         let weights = std::fs::read(&wpath).map_err(|source| ModelError::Io { path: wpath.clone(), source })?;
-        let id = model_id(&weights, &info.tables);
         let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(weights))
             .map_err(|e| ModelError::Invalid { path: wpath.clone(), message: e.to_string() })?;
         let compressor = Compressor::new(&arch, device)
             .try_load_record(record)
             .map_err(|e| ModelError::Invalid { path: wpath.clone(), message: e.to_string() })?;
+        let id = model_id(&compressor, &info.tables);
         Ok(SavedModel { info, compressor: compressor.valid(), id })
     }
 }
 
-/// First four bytes of SHA-256 over the weights file and the tables: enough to tell models
-/// apart (the chance that two models collide is 2^-32), short enough for 32×32 images.
-pub fn model_id(weights: &[u8], tables: &[ChannelTable]) -> [u8; 4] {
-    let mut h = Sha256::new();
-    h.update(weights);
-    h.update(serde_json::to_vec(tables).expect("tables serialize"));
-    h.finalize()[..4].try_into().expect("4 bytes")
+/// First four bytes of SHA-256 over the parameter values (in module order) and the tables:
+/// enough to tell models apart (two models collide with probability 2^-32), short enough for
+/// 32×32 images. Hashing values rather than the weights file makes the id independent of how
+/// the file was written (burnpack also stores per-run parameter ids).
+pub fn model_id(compressor: &Compressor, tables: &[ChannelTable]) -> [u8; 4] {
+    struct Hasher(Sha256);
+    impl ModuleVisitor for Hasher {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            let data = param.val().into_data();
+            for d in data.shape().as_slice() {
+                self.0.update((*d as u64).to_le_bytes());
+            }
+            self.0.update(data.as_bytes());
+        }
+    }
+    let mut h = Hasher(Sha256::new());
+    compressor.visit(&mut h);
+    h.0.update(serde_json::to_vec(tables).expect("tables serialize"));
+    h.0.finalize()[..4].try_into().expect("4 bytes")
 }
 
 #[cfg(test)]

@@ -1,0 +1,62 @@
+//! One module per subcommand, plus what they share.
+
+pub mod decode;
+pub mod encode;
+pub mod eval;
+pub mod info;
+pub mod train;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use nic_codec::ModelSet;
+use nic_model::DeviceChoice;
+use nic_model::burn::tensor::Device;
+
+/// `--model DIR`, or the bundled default.
+pub fn model_set(dir: Option<&Path>) -> Result<ModelSet> {
+    let dir = match dir {
+        Some(d) => d.to_path_buf(),
+        None => nic_codec::default_model_dir()?,
+    };
+    Ok(ModelSet::open(&dir)?)
+}
+
+pub fn open_device(choice: DeviceChoice, quiet: bool) -> Device {
+    let (device, name) = choice.open();
+    if !quiet {
+        eprintln!("device: {name}");
+    }
+    device
+}
+
+/// Refuses to overwrite the input or an existing file (unless `force`).
+pub fn check_output(input: &Path, output: &Path, force: bool) -> Result<()> {
+    if let (Ok(a), Ok(b)) = (input.canonicalize(), output.canonicalize()) {
+        if a == b {
+            bail!("output {} is the input file", output.display());
+        }
+    }
+    if output.is_dir() {
+        bail!("output {} is a directory", output.display());
+    }
+    if output.exists() && !force {
+        bail!("{} exists; pass --force to overwrite it", output.display());
+    }
+    Ok(())
+}
+
+pub fn read_file(path: &Path) -> Result<Vec<u8>> {
+    if path.is_dir() {
+        bail!("{} is a directory, not a file", path.display());
+    }
+    std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
+}
+
+pub fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    nic_fs::write_atomic(path, bytes).with_context(|| format!("cannot write {}", path.display()))
+}
+
+pub fn default_output(input: &Path, ext: &str) -> PathBuf {
+    input.with_extension(ext)
+}

@@ -1,0 +1,105 @@
+use std::path::PathBuf;
+
+use anyhow::Result;
+use nic_model::{Architecture, DeviceChoice};
+use nic_train::TrainOptions;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Training data: a folder of images (searched recursively), a CIFAR-10 binary folder
+    /// (data_batch_1.bin … test_batch.bin) or cifar-10-binary.tar.gz.
+    #[arg(long)]
+    data: PathBuf,
+    /// Folder for the checkpoint, log.csv and the exported model.
+    #[arg(long)]
+    out: PathBuf,
+    /// Validation images (default: the CIFAR-10 test batch, or images held out of --data).
+    #[arg(long)]
+    val: Option<PathBuf>,
+    /// Rate–distortion trade-off: loss = λ·255²·MSE + bpp. Larger is higher quality.
+    #[arg(long, default_value_t = 0.0067)]
+    lambda: f64,
+    /// Quality number recorded in the model (what `nic encode --quality` selects).
+    #[arg(long, default_value_t = 1)]
+    quality: u8,
+    /// Total training steps (a resumed run continues up to this number).
+    #[arg(long, default_value_t = 100_000)]
+    steps: u64,
+    #[arg(long, default_value_t = 16)]
+    batch: usize,
+    /// Side of the random square crops (a multiple of 16).
+    #[arg(long, default_value_t = 32)]
+    crop: usize,
+    /// Adam learning rate (divided by 10 for the last 10 % of the steps).
+    #[arg(long, default_value_t = 1e-4)]
+    lr: f64,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Hidden channels N of the transforms.
+    #[arg(long, default_value_t = Architecture::DEFAULT.channels)]
+    channels: usize,
+    /// Latent channels M.
+    #[arg(long, default_value_t = Architecture::DEFAULT.latent_channels)]
+    latent_channels: usize,
+    /// Validation images used (at most).
+    #[arg(long, default_value_t = 1000)]
+    val_size: usize,
+    /// Validate every this many steps.
+    #[arg(long, default_value_t = 1000)]
+    val_every: u64,
+    /// Minutes between checkpoints.
+    #[arg(long, default_value_t = 5.0)]
+    checkpoint_minutes: f64,
+    /// Stop with a checkpoint after this many steps in this session (continue with --resume).
+    #[arg(long)]
+    session_steps: Option<u64>,
+    /// Continue the run in --out from its last checkpoint.
+    #[arg(long)]
+    resume: bool,
+    /// No progress bar or messages.
+    #[arg(long)]
+    quiet: bool,
+    /// auto or cpu.
+    #[arg(long, default_value = "auto")]
+    device: DeviceChoice,
+}
+
+pub fn run(a: Args) -> Result<()> {
+    let device = super::open_device(a.device, a.quiet);
+    let opts = TrainOptions {
+        data: a.data,
+        val: a.val,
+        out: a.out,
+        architecture: Architecture { channels: a.channels, latent_channels: a.latent_channels },
+        lambda: a.lambda,
+        quality: a.quality,
+        steps: a.steps,
+        batch: a.batch,
+        crop: a.crop,
+        lr: a.lr,
+        seed: a.seed,
+        val_size: a.val_size,
+        val_every: a.val_every.max(1),
+        checkpoint_seconds: a.checkpoint_minutes * 60.0,
+        session_steps: a.session_steps,
+        resume: a.resume,
+        progress: !a.quiet,
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+    };
+    let s = nic_train::train(&opts, &device)?;
+    println!(
+        "trained steps {}..{} in {:.0} s ({:.1} images/s); total {:.0} s",
+        s.first_step, s.steps, s.session_seconds, s.images_per_second, s.total_seconds
+    );
+    if let Some(v) = s.first_val {
+        println!("validation at start: loss {:.4} bpp {:.4} PSNR {:.2} dB", v.loss, v.bpp, v.psnr);
+    }
+    let v = s.last_val;
+    println!("validation at end:   loss {:.4} bpp {:.4} PSNR {:.2} dB", v.loss, v.bpp, v.psnr);
+    println!(
+        "model {} written to {}",
+        s.model_id.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+        opts.out.display()
+    );
+    Ok(())
+}

@@ -1,0 +1,98 @@
+//! Tiny end-to-end training runs: the loss goes down, and an interrupted run resumed from its
+//! checkpoint ends exactly where an uninterrupted one does.
+
+use std::path::Path;
+
+use nic_model::Architecture;
+use nic_model::burn::tensor::Device;
+use nic_train::{TrainOptions, train};
+
+/// Smooth synthetic pictures (gradients and blobs), learnable in a few dozen steps.
+fn make_images(dir: &Path, n: u32) {
+    std::fs::create_dir_all(dir).unwrap();
+    for i in 0..n {
+        let img = image::RgbImage::from_fn(40, 36, |x, y| {
+            let (fx, fy) = (x as f32 / 40.0, y as f32 / 36.0);
+            let t = i as f32 * 0.37;
+            image::Rgb([
+                (255.0 * (0.5 + 0.5 * (6.0 * fx + t).sin())) as u8,
+                (255.0 * fy) as u8,
+                (255.0 * (0.5 + 0.4 * ((fx - 0.5).powi(2) + (fy - 0.5).powi(2) - 0.1 * t.cos()).signum())) as u8,
+            ])
+        });
+        img.save(dir.join(format!("img{i:03}.png"))).unwrap();
+    }
+}
+
+/// Model initialization draws from burn's process-wide random state: run one training at a time
+/// so the tests cannot perturb each other.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn options(data: &Path, out: &Path, steps: u64) -> TrainOptions {
+    TrainOptions {
+        data: data.to_path_buf(),
+        val: None,
+        out: out.to_path_buf(),
+        architecture: Architecture::TINY,
+        lambda: 0.01,
+        quality: 1,
+        steps,
+        batch: 4,
+        crop: 32,
+        lr: 2e-3,
+        seed: 5,
+        val_size: 4,
+        val_every: 1000,
+        checkpoint_seconds: 1e9,
+        session_steps: None,
+        resume: false,
+        progress: false,
+        command: "test".into(),
+    }
+}
+
+#[test]
+fn tiny_run_lowers_the_validation_loss_and_exports_a_model() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    make_images(&dir.path().join("data"), 24);
+    let opts = options(&dir.path().join("data"), &dir.path().join("run"), 80);
+    let s = train(&opts, &Device::flex()).unwrap();
+    let first = s.first_val.unwrap();
+    assert!(
+        s.last_val.loss < 0.7 * first.loss,
+        "validation loss {} → {}",
+        first.loss,
+        s.last_val.loss
+    );
+    assert!(dir.path().join("run/model.json").is_file());
+    assert!(dir.path().join("run/weights.bpk").is_file());
+    let log = std::fs::read_to_string(dir.path().join("run/log.csv")).unwrap();
+    assert!(log.lines().count() >= 4, "{log}");
+}
+
+#[test]
+fn resumed_run_matches_an_uninterrupted_one() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    make_images(&data, 12);
+    let device = Device::flex();
+
+    let whole = train(&options(&data, &dir.path().join("a"), 30), &device).unwrap();
+
+    let mut part = options(&data, &dir.path().join("b"), 30);
+    part.session_steps = Some(17);
+    let first = train(&part, &device).unwrap();
+    assert_eq!(first.steps, 17);
+    // Without --resume an existing run is not overwritten.
+    assert!(train(&options(&data, &dir.path().join("b"), 30), &device).is_err());
+    part.session_steps = None;
+    part.resume = true;
+    let resumed = train(&part, &device).unwrap();
+    assert_eq!((resumed.first_step, resumed.steps), (17, 30));
+
+    let (a, b) = (whole.last_val, resumed.last_val);
+    assert!((a.loss - b.loss).abs() <= 1e-5 * a.loss.abs(), "{} vs {}", a.loss, b.loss);
+    assert_eq!(whole.model_id, resumed.model_id, "weights and tables should be identical");
+}

@@ -23,7 +23,11 @@ pub enum CodecError {
     #[error(
         "this file was made with a different model (id {file}) than the one given (id {model}, {dir}); decode it with the model that encoded it"
     )]
-    WrongModel { file: String, model: String, dir: String },
+    WrongModel {
+        file: String,
+        model: String,
+        dir: String,
+    },
     #[error("{0}")]
     Invalid(String),
     #[error("image of {width}×{height} pixels is larger than the limit of {MAX_PIXELS} pixels")]
@@ -53,7 +57,11 @@ pub struct Codec {
 impl Codec {
     pub fn new(model: SavedModel, device: Device) -> Result<Codec, CodecError> {
         let coder = LatentCoder::new(&model.info.tables)?;
-        Ok(Codec { model, coder, device })
+        Ok(Codec {
+            model,
+            coder,
+            device,
+        })
     }
 
     pub fn id_hex(&self) -> String {
@@ -89,7 +97,12 @@ impl Codec {
             width,
             height,
             quality: self.model.info.quality,
-            latents: vec![LatentPayload { channels: channels as u32, height: lh as u32, width: lw as u32, bytes }],
+            latents: vec![LatentPayload {
+                channels: channels as u32,
+                height: lh as u32,
+                width: lw as u32,
+                bytes,
+            }],
         };
         let out = file.to_bytes()?;
         let stats = EncodeStats {
@@ -115,7 +128,10 @@ impl Codec {
         let m = self.model.info.architecture.latent_channels;
         let (lw, lh) = Architecture::latent_size(file.width, file.height);
         let [latent] = file.latents.as_slice() else {
-            return Err(CodecError::Invalid(format!("{} latent tensors; this model uses 1", file.latents.len())));
+            return Err(CodecError::Invalid(format!(
+                "{} latent tensors; this model uses 1",
+                file.latents.len()
+            )));
         };
         if (latent.channels as usize, latent.height, latent.width) != (m, lh, lw) {
             return Err(CodecError::Invalid(format!(
@@ -126,15 +142,24 @@ impl Codec {
         let plane = (lh * lw) as usize;
         let values = self.coder.decode(&latent.bytes, plane)?;
         let floats: Vec<f32> = values.into_iter().map(|v| v as f32).collect();
-        let y_hat = Tensor::<4>::from_data(TensorData::new(floats, [1, m, lh as usize, lw as usize]), &self.device);
+        let y_hat = Tensor::<4>::from_data(
+            TensorData::new(floats, [1, m, lh as usize, lw as usize]),
+            &self.device,
+        );
         let x_hat = self.model.compressor.synthesize(y_hat);
         let [_, _, ph, pw] = x_hat.dims();
         let data = x_hat
             .into_data()
             .try_into_vec::<f32>()
             .map_err(|e| CodecError::Invalid(format!("reading pixels: {e:?}")))?;
-        let planar = Planar { width: pw, height: ph, data };
-        Ok(planar.crop(file.width as usize, file.height as usize).to_rgb8())
+        let planar = Planar {
+            width: pw,
+            height: ph,
+            data,
+        };
+        Ok(planar
+            .crop(file.width as usize, file.height as usize)
+            .to_rgb8())
     }
 }
 
@@ -169,7 +194,9 @@ mod tests {
     }
 
     fn picture(w: u32, h: u32) -> RgbImage {
-        RgbImage::from_fn(w, h, |x, y| nic_image::image::Rgb([(x * 9) as u8, (y * 5) as u8, 128]))
+        RgbImage::from_fn(w, h, |x, y| {
+            nic_image::image::Rgb([(x * 9) as u8, (y * 5) as u8, 128])
+        })
     }
 
     #[test]

@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use nic_model::burn::tensor::Device;
 use nic_model::SavedModel;
+use nic_model::burn::tensor::Device;
 
 use crate::{Codec, CodecError};
 
@@ -23,16 +23,22 @@ impl ModelSet {
         let mut by_quality = BTreeMap::new();
         let mut candidates = vec![dir.to_path_buf()];
         if !dir.join(INFO_FILE).is_file() {
-            let entries = std::fs::read_dir(dir).map_err(|e| CodecError::Model(format!("{}: {e}", dir.display())))?;
+            let entries = std::fs::read_dir(dir)
+                .map_err(|e| CodecError::Model(format!("{}: {e}", dir.display())))?;
             let mut subs: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
             subs.sort();
             candidates = subs;
         }
         for d in candidates {
             let p = d.join(INFO_FILE);
-            let Ok(text) = std::fs::read(&p) else { continue };
+            let Ok(text) = std::fs::read(&p) else {
+                continue;
+            };
             let quality = read_quality(&text).ok_or_else(|| {
-                CodecError::Model(format!("{}: not a valid nic model description", p.display()))
+                CodecError::Model(format!(
+                    "{}: not a valid nic model description",
+                    p.display()
+                ))
             })?;
             if let Some(prev) = by_quality.insert(quality, d.clone()) {
                 return Err(CodecError::Model(format!(
@@ -49,7 +55,10 @@ impl ModelSet {
                 dir.display()
             )));
         }
-        Ok(ModelSet { dir: dir.to_path_buf(), by_quality })
+        Ok(ModelSet {
+            dir: dir.to_path_buf(),
+            by_quality,
+        })
     }
 
     pub fn qualities(&self) -> Vec<u8> {
@@ -80,7 +89,9 @@ fn read_quality(text: &[u8]) -> Option<u8> {
     struct Quality {
         quality: u8,
     }
-    serde_json::from_slice::<Quality>(text).ok().map(|q| q.quality)
+    serde_json::from_slice::<Quality>(text)
+        .ok()
+        .map(|q| q.quality)
 }
 
 /// Where the bundled models are: `$NIC_MODEL_DIR`, else `models/default` in the current
@@ -95,6 +106,8 @@ pub fn default_model_dir() -> Result<PathBuf, CodecError> {
         tried.extend(exe.ancestors().skip(1).map(|a| a.join("models/default")));
     }
     tried.iter().find(|d| d.is_dir()).cloned().ok_or_else(|| {
-        CodecError::Model("no default model found: pass --model DIR or set NIC_MODEL_DIR".to_string())
+        CodecError::Model(
+            "no default model found: pass --model DIR or set NIC_MODEL_DIR".to_string(),
+        )
     })
 }

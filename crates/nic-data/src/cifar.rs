@@ -10,8 +10,13 @@ use crate::DataError;
 
 const SIDE: usize = 32;
 const RECORD: usize = 1 + 3 * SIDE * SIDE;
-const TRAIN_FILES: [&str; 5] =
-    ["data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin"];
+const TRAIN_FILES: [&str; 5] = [
+    "data_batch_1.bin",
+    "data_batch_2.bin",
+    "data_batch_3.bin",
+    "data_batch_4.bin",
+    "data_batch_5.bin",
+];
 const TEST_FILE: &str = "test_batch.bin";
 
 /// Decodes whole records; the labels are not needed for compression and are skipped.
@@ -50,7 +55,10 @@ pub fn read_cifar_dir(dir: &Path) -> Result<(Vec<RgbImage>, Vec<RgbImage>), Data
         if !p.is_file() {
             return Ok(None);
         }
-        let bytes = std::fs::read(&p).map_err(|source| DataError::Io { path: p.clone(), source })?;
+        let bytes = std::fs::read(&p).map_err(|source| DataError::Io {
+            path: p.clone(),
+            source,
+        })?;
         read_cifar_records(&bytes).map(Some)
     };
     let mut train = Vec::new();
@@ -61,20 +69,32 @@ pub fn read_cifar_dir(dir: &Path) -> Result<(Vec<RgbImage>, Vec<RgbImage>), Data
     }
     let test = read(TEST_FILE)?.unwrap_or_default();
     if train.is_empty() {
-        return Err(DataError::Invalid(format!("{}: no data_batch_N.bin files", dir.display())));
+        return Err(DataError::Invalid(format!(
+            "{}: no data_batch_N.bin files",
+            dir.display()
+        )));
     }
     Ok((train, test))
 }
 
 /// Reads `cifar-10-binary.tar.gz` as downloaded, without extracting it to disk.
 pub fn read_cifar_tar_gz(path: &Path) -> Result<(Vec<RgbImage>, Vec<RgbImage>), DataError> {
-    let io = |source| DataError::Io { path: path.to_path_buf(), source };
+    let io = |source| DataError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     let file = std::fs::File::open(path).map_err(io)?;
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
     let mut batches: Vec<(String, Vec<RgbImage>)> = Vec::new();
     for entry in archive.entries().map_err(io)? {
         let mut entry = entry.map_err(io)?;
-        let name = entry.path().map_err(io)?.file_name().and_then(|n| n.to_str()).unwrap_or("").to_string();
+        let name = entry
+            .path()
+            .map_err(io)?
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("")
+            .to_string();
         if TRAIN_FILES.contains(&name.as_str()) || name == TEST_FILE {
             let mut bytes = Vec::new();
             entry.read_to_end(&mut bytes).map_err(io)?;
@@ -85,10 +105,17 @@ pub fn read_cifar_tar_gz(path: &Path) -> Result<(Vec<RgbImage>, Vec<RgbImage>), 
     let mut train = Vec::new();
     let mut test = Vec::new();
     for (name, imgs) in batches {
-        if name == TEST_FILE { test = imgs } else { train.extend(imgs) }
+        if name == TEST_FILE {
+            test = imgs
+        } else {
+            train.extend(imgs)
+        }
     }
     if train.is_empty() {
-        return Err(DataError::Invalid(format!("{}: no CIFAR-10 training batches inside", path.display())));
+        return Err(DataError::Invalid(format!(
+            "{}: no CIFAR-10 training batches inside",
+            path.display()
+        )));
     }
     Ok((train, test))
 }
@@ -102,7 +129,11 @@ mod tests {
         let mut r = vec![seed % 10];
         for c in 0..3u8 {
             for i in 0..1024usize {
-                r.push(seed.wrapping_mul(3).wrapping_add(c * 50).wrapping_add((i % 7) as u8));
+                r.push(
+                    seed.wrapping_mul(3)
+                        .wrapping_add(c * 50)
+                        .wrapping_add((i % 7) as u8),
+                );
             }
         }
         r
@@ -133,7 +164,8 @@ mod tests {
         assert_eq!((train.len(), test.len()), (8, 4));
 
         let tgz = dir.path().join("cifar-10-binary.tar.gz");
-        let gz = flate2::write::GzEncoder::new(std::fs::File::create(&tgz).unwrap(), Default::default());
+        let gz =
+            flate2::write::GzEncoder::new(std::fs::File::create(&tgz).unwrap(), Default::default());
         let mut t = tar::Builder::new(gz);
         t.append_dir_all("cifar-10-batches-bin", &bin).unwrap();
         t.into_inner().unwrap().finish().unwrap();

@@ -7,7 +7,8 @@ use nic_image::RgbImage;
 use crate::DataError;
 
 const EXTENSIONS: &[&str] = &[
-    "png", "jpg", "jpeg", "bmp", "gif", "tif", "tiff", "webp", "ppm", "pgm", "pnm", "pbm", "tga", "qoi",
+    "png", "jpg", "jpeg", "bmp", "gif", "tif", "tiff", "webp", "ppm", "pgm", "pnm", "pbm", "tga",
+    "qoi",
 ];
 
 /// Image files under `dir`, by extension, sorted so the order (and so training) is reproducible.
@@ -15,9 +16,15 @@ pub fn list_images(dir: &Path) -> Result<Vec<PathBuf>, DataError> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let entries = std::fs::read_dir(&d).map_err(|source| DataError::Io { path: d.clone(), source })?;
+        let entries = std::fs::read_dir(&d).map_err(|source| DataError::Io {
+            path: d.clone(),
+            source,
+        })?;
         for e in entries {
-            let e = e.map_err(|source| DataError::Io { path: d.clone(), source })?;
+            let e = e.map_err(|source| DataError::Io {
+                path: d.clone(),
+                source,
+            })?;
             let p = e.path();
             if p.is_dir() {
                 stack.push(p);
@@ -38,9 +45,14 @@ pub fn list_images(dir: &Path) -> Result<Vec<PathBuf>, DataError> {
 pub fn load_folder(dir: &Path) -> Result<Vec<RgbImage>, DataError> {
     let files = list_images(dir)?;
     if files.is_empty() {
-        return Err(DataError::Invalid(format!("{}: no images found", dir.display())));
+        return Err(DataError::Invalid(format!(
+            "{}: no images found",
+            dir.display()
+        )));
     }
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(files.len());
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(files.len());
     let chunk = files.len().div_ceil(threads);
     std::thread::scope(|s| {
         let handles: Vec<_> = files
@@ -79,7 +91,10 @@ mod tests {
         img.save(dir.path().join("b/y.bmp")).unwrap();
         std::fs::write(dir.path().join("notes.txt"), "not an image").unwrap();
         let files = list_images(dir.path()).unwrap();
-        let names: Vec<_> = files.iter().map(|p| p.file_name().unwrap().to_str().unwrap()).collect();
+        let names: Vec<_> = files
+            .iter()
+            .map(|p| p.file_name().unwrap().to_str().unwrap())
+            .collect();
         assert!(names.ends_with(&["z.png", "y.bmp"]), "{names:?}"); // b/c/z.png sorts before b/y.bmp
         let imgs = load_folder(dir.path()).unwrap();
         assert_eq!(imgs.len(), files.len());

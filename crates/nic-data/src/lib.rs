@@ -15,14 +15,17 @@ use std::path::{Path, PathBuf};
 use nic_image::RgbImage;
 use thiserror::Error;
 
-pub use cifar::{read_cifar_dir, read_cifar_tar_gz, read_cifar_records};
+pub use cifar::{read_cifar_dir, read_cifar_records, read_cifar_tar_gz};
 pub use folder::{list_images, load_folder};
 pub use sampler::{Sampler, center_crops, epoch_order};
 
 #[derive(Debug, Error)]
 pub enum DataError {
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{0}")]
     Invalid(String),
 }
@@ -41,12 +44,24 @@ pub struct Split {
 pub fn open(path: &Path, val_path: Option<&Path>, val_size: usize) -> Result<Split, DataError> {
     let (mut train, mut val, mut description) = if is_tar_gz(path) {
         let (train, test) = read_cifar_tar_gz(path)?;
-        (train, test, format!("CIFAR-10 binary archive {}", path.display()))
+        (
+            train,
+            test,
+            format!("CIFAR-10 binary archive {}", path.display()),
+        )
     } else if let Some(dir) = cifar::find_batches_dir(path) {
         let (train, test) = read_cifar_dir(&dir)?;
-        (train, test, format!("CIFAR-10 binary folder {}", dir.display()))
+        (
+            train,
+            test,
+            format!("CIFAR-10 binary folder {}", dir.display()),
+        )
     } else if path.is_dir() {
-        (load_folder(path)?, Vec::new(), format!("image folder {}", path.display()))
+        (
+            load_folder(path)?,
+            Vec::new(),
+            format!("image folder {}", path.display()),
+        )
     } else {
         return Err(DataError::Invalid(format!(
             "{}: expected a folder of images, a CIFAR-10 binary folder or cifar-10-binary.tar.gz",
@@ -59,7 +74,10 @@ pub fn open(path: &Path, val_path: Option<&Path>, val_size: usize) -> Result<Spl
     }
     if val.is_empty() {
         // Hold out every k-th image so the validation set spans the whole collection.
-        let want = val_size.min(train.len() / 10).max(1).min(train.len().saturating_sub(1));
+        let want = val_size
+            .min(train.len() / 10)
+            .max(1)
+            .min(train.len().saturating_sub(1));
         if want == 0 {
             return Err(DataError::Invalid(format!(
                 "{}: need at least 2 images to train and validate",
@@ -79,13 +97,26 @@ pub fn open(path: &Path, val_path: Option<&Path>, val_size: usize) -> Result<Spl
         description.push_str(", validation held out of it");
     } else if val.len() > val_size {
         let step = val.len() as f64 / val_size as f64;
-        val = (0..val_size).map(|i| val[(i as f64 * step) as usize].clone()).collect();
+        val = (0..val_size)
+            .map(|i| val[(i as f64 * step) as usize].clone())
+            .collect();
     }
     if train.is_empty() {
-        return Err(DataError::Invalid(format!("{}: no training images", path.display())));
+        return Err(DataError::Invalid(format!(
+            "{}: no training images",
+            path.display()
+        )));
     }
-    description.push_str(&format!(": {} train, {} validation images", train.len(), val.len()));
-    Ok(Split { train, val, description })
+    description.push_str(&format!(
+        ": {} train, {} validation images",
+        train.len(),
+        val.len()
+    ));
+    Ok(Split {
+        train,
+        val,
+        description,
+    })
 }
 
 fn is_tar_gz(path: &Path) -> bool {

@@ -1,5 +1,7 @@
 //! Batches of random crops in a reproducible order.
 
+use std::cell::RefCell;
+
 use nic_image::RgbImage;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng, rngs::StdRng};
@@ -18,16 +20,30 @@ pub struct Sampler<'a> {
     pub crop: usize,
     pub batch: usize,
     pub seed: u64,
+    /// The order of the epoch last asked for, so it is shuffled once per epoch, not per batch.
+    order: RefCell<(u64, Vec<usize>)>,
 }
 
 impl<'a> Sampler<'a> {
     /// Keeps the images at least `crop` pixels on each side; returns the sampler and how many
     /// images were too small.
     pub fn new(images: &'a [RgbImage], crop: usize, batch: usize, seed: u64) -> (Self, usize) {
-        let kept: Vec<&RgbImage> =
-            images.iter().filter(|i| i.width() as usize >= crop && i.height() as usize >= crop).collect();
+        let kept: Vec<&RgbImage> = images
+            .iter()
+            .filter(|i| i.width() as usize >= crop && i.height() as usize >= crop)
+            .collect();
         let skipped = images.len() - kept.len();
-        (Sampler { images: kept, crop, batch, seed }, skipped)
+        let order = RefCell::new((0, epoch_order(kept.len(), seed, 0)));
+        (
+            Sampler {
+                order,
+                images: kept,
+                crop,
+                batch,
+                seed,
+            },
+            skipped,
+        )
     }
 
     pub fn len(&self) -> usize {
@@ -47,7 +63,11 @@ impl<'a> Sampler<'a> {
     pub fn batch_at(&self, step: u64) -> Vec<f32> {
         let per_epoch = self.steps_per_epoch();
         let epoch = step / per_epoch;
-        let order = epoch_order(self.images.len(), self.seed, epoch);
+        let mut cached = self.order.borrow_mut();
+        if cached.0 != epoch {
+            *cached = (epoch, epoch_order(self.images.len(), self.seed, epoch));
+        }
+        let order = &cached.1;
         let start = ((step % per_epoch) as usize) * self.batch;
         let mut rng = StdRng::seed_from_u64(mix(self.seed ^ 0x5eed, step));
         let mut out = Vec::with_capacity(self.batch * 3 * self.crop * self.crop);
@@ -125,7 +145,9 @@ mod tests {
         let mut seen: Vec<u8> = (0..2)
             .flat_map(|st| {
                 let b = s.batch_at(st);
-                (0..5).map(move |k| (b[k * 3 * 64] * 255.0).round() as u8).collect::<Vec<_>>()
+                (0..5)
+                    .map(move |k| (b[k * 3 * 64] * 255.0).round() as u8)
+                    .collect::<Vec<_>>()
             })
             .collect();
         seen.sort();

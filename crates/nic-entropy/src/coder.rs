@@ -21,7 +21,11 @@ pub enum CodingError {
     #[error(transparent)]
     Table(#[from] TableError),
     #[error("{got} values given for {channels} channels of {plane}")]
-    Shape { got: usize, channels: usize, plane: usize },
+    Shape {
+        got: usize,
+        channels: usize,
+        plane: usize,
+    },
     #[error("the entropy-coded payload is corrupt")]
     Corrupt,
 }
@@ -49,7 +53,12 @@ impl LatentCoder {
                 t.check()?;
                 let model = Model::from_nonzero_fixed_point_probabilities(&t.freqs, false)
                     .map_err(|()| TableError::BadSum)?;
-                Ok(ChannelModel { offset: t.offset as i64, len: t.len(), model, freqs: t.freqs.clone() })
+                Ok(ChannelModel {
+                    offset: t.offset as i64,
+                    len: t.len(),
+                    model,
+                    freqs: t.freqs.clone(),
+                })
             })
             .collect::<Result<_, CodingError>>()?;
         Ok(LatentCoder { channels })
@@ -61,7 +70,11 @@ impl LatentCoder {
 
     fn check_shape(&self, got: usize, plane: usize) -> Result<(), CodingError> {
         if self.channels.len().checked_mul(plane) != Some(got) {
-            return Err(CodingError::Shape { got, channels: self.channels.len(), plane });
+            return Err(CodingError::Shape {
+                got,
+                channels: self.channels.len(),
+                plane,
+            });
         }
         Ok(())
     }
@@ -77,16 +90,22 @@ impl LatentCoder {
                 }
             }
         }
-        let words = enc.into_compressed().expect("encoding into a Vec cannot fail");
+        let words = enc
+            .into_compressed()
+            .expect("encoding into a Vec cannot fail");
         Ok(words_to_bytes(&words))
     }
 
     /// Decodes `channels × plane` integers. Corrupt input gives an error or wrong values, never
     /// a panic; the container's CRC is what tells corrupt from intact.
     pub fn decode(&self, bytes: &[u8], plane: usize) -> Result<Vec<i32>, CodingError> {
-        let total = self.channels.len().checked_mul(plane).ok_or(CodingError::Corrupt)?;
-        let mut dec =
-            DefaultRangeDecoder::from_compressed(bytes_to_words(bytes)).map_err(|_| CodingError::Corrupt)?;
+        let total = self
+            .channels
+            .len()
+            .checked_mul(plane)
+            .ok_or(CodingError::Corrupt)?;
+        let mut dec = DefaultRangeDecoder::from_compressed(bytes_to_words(bytes))
+            .map_err(|_| CodingError::Corrupt)?;
         let mut out = Vec::with_capacity(total);
         for ch in &self.channels {
             for _ in 0..plane {
@@ -120,9 +139,12 @@ impl ChannelModel {
 
     fn encode(&self, enc: &mut DefaultRangeEncoder, v: i32) {
         match self.symbol(v) {
-            Some(s) => enc.encode_symbol(s, &self.model).expect("symbol is in the table"),
+            Some(s) => enc
+                .encode_symbol(s, &self.model)
+                .expect("symbol is in the table"),
             None => {
-                enc.encode_symbol(self.len, &self.model).expect("escape is in the table");
+                enc.encode_symbol(self.len, &self.model)
+                    .expect("escape is in the table");
                 let (above, distance) = self.escape_distance(v);
                 let nbits = 64 - distance.leading_zeros(); // 1..=MAX_DISTANCE_BITS
                 encode_raw(enc, above as u64, 1);
@@ -133,7 +155,9 @@ impl ChannelModel {
     }
 
     fn decode(&self, dec: &mut DefaultRangeDecoder) -> Result<i32, CodingError> {
-        let s = dec.decode_symbol(&self.model).map_err(|_| CodingError::Corrupt)?;
+        let s = dec
+            .decode_symbol(&self.model)
+            .map_err(|_| CodingError::Corrupt)?;
         if s < self.len {
             return Ok((self.offset + s as i64) as i32);
         }
@@ -178,7 +202,8 @@ fn encode_raw(enc: &mut DefaultRangeEncoder, mut value: u64, mut bits: u32) {
     while bits > 0 {
         let n = bits.min(CHUNK);
         let model = Bits::new(1 << n);
-        enc.encode_symbol((value & ((1 << n) - 1)) as usize, model).expect("value fits");
+        enc.encode_symbol((value & ((1 << n) - 1)) as usize, model)
+            .expect("value fits");
         value >>= n;
         bits -= n;
     }
@@ -189,7 +214,9 @@ fn decode_raw(dec: &mut DefaultRangeDecoder, mut bits: u32) -> Result<u64, Codin
     let mut shift = 0;
     while bits > 0 {
         let n = bits.min(CHUNK);
-        let s = dec.decode_symbol(Bits::new(1 << n)).map_err(|_| CodingError::Corrupt)?;
+        let s = dec
+            .decode_symbol(Bits::new(1 << n))
+            .map_err(|_| CodingError::Corrupt)?;
         value |= (s as u64) << shift;
         shift += n;
         bits -= n;

@@ -75,7 +75,10 @@ impl ChannelTable {
                 }
             }
         }
-        let table = ChannelTable { offset, freqs: freqs.into_iter().map(|f| f as u32).collect() };
+        let table = ChannelTable {
+            offset,
+            freqs: freqs.into_iter().map(|f| f as u32).collect(),
+        };
         table.check()?;
         Ok(table)
     }
@@ -140,9 +143,15 @@ mod tests {
     #[test]
     fn bad_tables_are_rejected() {
         assert!(ChannelTable::from_pmf(0, &[], 1.0).is_err());
-        let t = ChannelTable { offset: 0, freqs: vec![1, 2] };
+        let t = ChannelTable {
+            offset: 0,
+            freqs: vec![1, 2],
+        };
         assert_eq!(t.check(), Err(TableError::BadSum));
-        let t = ChannelTable { offset: i32::MAX, freqs: vec![1 << 23, 1 << 23] };
+        let t = ChannelTable {
+            offset: i32::MAX,
+            freqs: vec![1 << 23, 1 << 23],
+        };
         assert_eq!(t.check(), Err(TableError::Range));
     }
 }

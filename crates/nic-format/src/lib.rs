@@ -226,7 +226,9 @@ impl Header {
         }
         let left = (data.len() - header_len) as u64;
         if left < needed {
-            return Err(FormatError::Truncated("payload shorter than the header declares"));
+            return Err(FormatError::Truncated(
+                "payload shorter than the header declares",
+            ));
         }
         if left > needed {
             return Err(FormatError::TrailingBytes((left - needed) as usize));

@@ -7,8 +7,18 @@ fn sample() -> NicFile {
         height: 513,
         quality: 3,
         latents: vec![
-            LatentPayload { channels: 96, height: 33, width: 49, bytes: (0..200u8).collect() },
-            LatentPayload { channels: 8, height: 1, width: 1, bytes: vec![] },
+            LatentPayload {
+                channels: 96,
+                height: 33,
+                width: 49,
+                bytes: (0..200u8).collect(),
+            },
+            LatentPayload {
+                channels: 8,
+                height: 1,
+                width: 1,
+                bytes: vec![],
+            },
         ],
     }
 }
@@ -33,7 +43,12 @@ fn small_image_header_is_compact() {
         width: 32,
         height: 32,
         quality: 1,
-        latents: vec![LatentPayload { channels: 96, height: 2, width: 2, bytes: vec![7; 40] }],
+        latents: vec![LatentPayload {
+            channels: 96,
+            height: 2,
+            width: 2,
+            bytes: vec![7; 40],
+        }],
     };
     let bytes = f.to_bytes().unwrap();
     // magic 4 + version 1 + flags 1 + id 4 + w 1 + h 1 + q 1 + n 1 + shape 4 + crc 4
@@ -48,7 +63,10 @@ fn crc_mismatch_is_detected_for_every_flipped_payload_bit() {
         for bit in 0..8 {
             let mut b = bytes.clone();
             b[i] ^= 1 << bit;
-            assert!(matches!(NicFile::parse(&b), Err(FormatError::CrcMismatch { .. })));
+            assert!(matches!(
+                NicFile::parse(&b),
+                Err(FormatError::CrcMismatch { .. })
+            ));
         }
     }
     assert_eq!(h.quality, 3);
@@ -59,7 +77,10 @@ fn wrong_magic_is_rejected() {
     let mut b = sample().to_bytes().unwrap();
     b[1] = b'X';
     assert_eq!(NicFile::parse(&b), Err(FormatError::BadMagic));
-    assert_eq!(NicFile::parse(b"\x89PNG\r\n\x1a\n"), Err(FormatError::BadMagic));
+    assert_eq!(
+        NicFile::parse(b"\x89PNG\r\n\x1a\n"),
+        Err(FormatError::BadMagic)
+    );
 }
 
 #[test]
@@ -75,7 +96,10 @@ fn future_version_is_rejected_with_upgrade_hint() {
 fn every_truncation_is_an_error() {
     let b = sample().to_bytes().unwrap();
     for len in 0..b.len() {
-        assert!(NicFile::parse(&b[..len]).is_err(), "truncated at {len} parsed");
+        assert!(
+            NicFile::parse(&b[..len]).is_err(),
+            "truncated at {len} parsed"
+        );
     }
 }
 

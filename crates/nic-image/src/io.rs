@@ -8,13 +8,25 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum ImageError {
     #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path} is not an image nic can read: {source}")]
-    Decode { path: PathBuf, source: image::ImageError },
+    Decode {
+        path: PathBuf,
+        source: image::ImageError,
+    },
     #[error("cannot write {path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot encode PNG {path}: {source}")]
-    Encode { path: PathBuf, source: image::ImageError },
+    Encode {
+        path: PathBuf,
+        source: image::ImageError,
+    },
 }
 
 /// A decoded picture and the conversions applied to make it 8-bit RGB.
@@ -27,11 +39,19 @@ pub struct Loaded {
 /// Reads `path` (format guessed from its content, not its name) as 8-bit RGB.
 pub fn load_rgb8(path: &Path) -> Result<Loaded, ImageError> {
     let reader = ImageReader::open(path)
-        .map_err(|source| ImageError::Read { path: path.into(), source })?
+        .map_err(|source| ImageError::Read {
+            path: path.into(),
+            source,
+        })?
         .with_guessed_format()
-        .map_err(|source| ImageError::Read { path: path.into(), source })?;
-    let decoded =
-        reader.decode().map_err(|source| ImageError::Decode { path: path.into(), source })?;
+        .map_err(|source| ImageError::Read {
+            path: path.into(),
+            source,
+        })?;
+    let decoded = reader.decode().map_err(|source| ImageError::Decode {
+        path: path.into(),
+        source,
+    })?;
     Ok(rgb8_from_dynamic(decoded))
 }
 
@@ -59,9 +79,14 @@ pub fn rgb8_from_dynamic(img: DynamicImage) -> Loaded {
 pub fn save_png(img: &RgbImage, path: &Path) -> Result<(), ImageError> {
     let mut png = std::io::Cursor::new(Vec::new());
     img.write_to(&mut png, image::ImageFormat::Png)
-        .map_err(|source| ImageError::Encode { path: path.into(), source })?;
-    nic_fs::write_atomic(path, png.get_ref())
-        .map_err(|source| ImageError::Write { path: path.into(), source })
+        .map_err(|source| ImageError::Encode {
+            path: path.into(),
+            source,
+        })?;
+    nic_fs::write_atomic(path, png.get_ref()).map_err(|source| ImageError::Write {
+        path: path.into(),
+        source,
+    })
 }
 #[cfg(test)]
 mod tests {

@@ -19,7 +19,11 @@ impl Planar {
                 data[c * w * h + i] = px[c] as f32 / 255.0;
             }
         }
-        Planar { width: w, height: h, data }
+        Planar {
+            width: w,
+            height: h,
+            data,
+        }
     }
 
     /// Back to 8-bit RGB: clamped to 0..=1, scaled and rounded to nearest.
@@ -54,12 +58,19 @@ impl Planar {
                 out[self.width..].fill(row[self.width - 1]);
             }
         }
-        Planar { width: w, height: h, data }
+        Planar {
+            width: w,
+            height: h,
+            data,
+        }
     }
 
     /// The top-left `width × height` region.
     pub fn crop(&self, width: usize, height: usize) -> Planar {
-        assert!(width <= self.width && height <= self.height, "crop larger than the image");
+        assert!(
+            width <= self.width && height <= self.height,
+            "crop larger than the image"
+        );
         let mut data = Vec::with_capacity(3 * width * height);
         for c in 0..3 {
             let plane = &self.data[c * self.width * self.height..];
@@ -67,7 +78,11 @@ impl Planar {
                 data.extend_from_slice(&plane[y * self.width..][..width]);
             }
         }
-        Planar { width, height, data }
+        Planar {
+            width,
+            height,
+            data,
+        }
     }
 }
 
@@ -76,7 +91,9 @@ mod tests {
     use super::*;
 
     fn gradient(w: u32, h: u32) -> RgbImage {
-        RgbImage::from_fn(w, h, |x, y| image::Rgb([(x * 7) as u8, (y * 3) as u8, ((x + y) * 5) as u8]))
+        RgbImage::from_fn(w, h, |x, y| {
+            image::Rgb([(x * 7) as u8, (y * 3) as u8, ((x + y) * 5) as u8])
+        })
     }
 
     #[test]

@@ -29,7 +29,11 @@ pub fn psnr(a: &[u8], b: &[u8]) -> f64 {
 
 /// PSNR in dB from an MSE on the 0–255 scale.
 pub fn psnr_from_mse(mse: f64) -> f64 {
-    if mse <= 0.0 { f64::INFINITY } else { 10.0 * (255.0f64 * 255.0 / mse).log10() }
+    if mse <= 0.0 {
+        f64::INFINITY
+    } else {
+        10.0 * (255.0f64 * 255.0 / mse).log10()
+    }
 }
 
 /// Bits per pixel of a file of `bytes` bytes for a `width × height` image.

@@ -14,10 +14,16 @@ impl Architecture {
     pub const STRIDE: usize = 16;
 
     /// The shipped default; see `models/README.md` for how it was chosen.
-    pub const DEFAULT: Architecture = Architecture { channels: 96, latent_channels: 128 };
+    pub const DEFAULT: Architecture = Architecture {
+        channels: 96,
+        latent_channels: 128,
+    };
 
     /// A tiny network for tests.
-    pub const TINY: Architecture = Architecture { channels: 8, latent_channels: 8 };
+    pub const TINY: Architecture = Architecture {
+        channels: 8,
+        latent_channels: 8,
+    };
 
     /// Latent height and width for an image of the given size (after padding).
     pub fn latent_size(width: u32, height: u32) -> (u32, u32) {

@@ -60,7 +60,12 @@ impl Compressor {
     /// Shape of the latents of a `[batch, 3, h, w]` input.
     pub fn latent_shape(&self, batch: usize, height: usize, width: usize) -> [usize; 4] {
         let s = Architecture::STRIDE;
-        [batch, self.prior.channels(), height.div_ceil(s), width.div_ceil(s)]
+        [
+            batch,
+            self.prior.channels(),
+            height.div_ceil(s),
+            width.div_ceil(s),
+        ]
     }
 
     /// Image (`[batch, 3, h, w]`, h and w multiples of 16) → unquantized latents.
@@ -75,7 +80,12 @@ impl Compressor {
 
     /// Ideal information content, in bits, of quantized latents under the prior.
     pub fn information_bits(&self, y_hat: Tensor<4>) -> f64 {
-        let bits = self.prior.likelihood(y_hat).log().sum().div_scalar(-std::f64::consts::LN_2);
+        let bits = self
+            .prior
+            .likelihood(y_hat)
+            .log()
+            .sum()
+            .div_scalar(-std::f64::consts::LN_2);
         bits.into_scalar::<f32>() as f64
     }
 }
@@ -83,7 +93,10 @@ impl Compressor {
 fn rd(x: Tensor<4>, x_hat: Tensor<4>, likelihood: Tensor<4>, lambda: f64) -> RdOutput {
     let [b, _, h, w] = x.dims();
     let pixels = (b * h * w) as f64;
-    let bpp = likelihood.log().sum().div_scalar(-std::f64::consts::LN_2 * pixels);
+    let bpp = likelihood
+        .log()
+        .sum()
+        .div_scalar(-std::f64::consts::LN_2 * pixels);
     let mse = (x_hat - x).square().mean();
     let loss = mse.clone().mul_scalar(lambda * 255.0 * 255.0) + bpp.clone();
     RdOutput { loss, bpp, mse }
@@ -100,7 +113,11 @@ mod tests {
         device.seed(3);
         let model = Compressor::new(&Architecture::TINY, &device);
         let x = Tensor::<4>::random([2, 3, 32, 32], Distribution::Uniform(0.0, 1.0), &device);
-        let noise = Tensor::random(model.latent_shape(2, 32, 32), Distribution::Uniform(-0.5, 0.5), &device);
+        let noise = Tensor::random(
+            model.latent_shape(2, 32, 32),
+            Distribution::Uniform(-0.5, 0.5),
+            &device,
+        );
         let t = model.rd_train(x.clone(), noise, 0.01);
         let e = model.rd_eval(x, 0.01);
         let (tb, eb) = (t.bpp.into_scalar::<f32>(), e.bpp.into_scalar::<f32>());

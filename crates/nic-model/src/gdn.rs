@@ -23,17 +23,35 @@ pub struct Gdn {
 
 impl Gdn {
     pub fn new(channels: usize, inverse: bool, device: &Device) -> Self {
-        let beta = Tensor::<1>::ones([channels], device).add_scalar(PEDESTAL).sqrt();
-        let gamma = Tensor::<2>::eye(channels, device).mul_scalar(0.1).add_scalar(PEDESTAL).sqrt();
-        Gdn { beta: Param::from_tensor(beta), gamma: Param::from_tensor(gamma), inverse }
+        let beta = Tensor::<1>::ones([channels], device)
+            .add_scalar(PEDESTAL)
+            .sqrt();
+        let gamma = Tensor::<2>::eye(channels, device)
+            .mul_scalar(0.1)
+            .add_scalar(PEDESTAL)
+            .sqrt();
+        Gdn {
+            beta: Param::from_tensor(beta),
+            gamma: Param::from_tensor(gamma),
+            inverse,
+        }
     }
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let c = self.beta.dims()[0];
         let beta = non_negative(self.beta.val(), BETA_MIN);
         let gamma = non_negative(self.gamma.val(), 0.0).reshape([c, c, 1, 1]);
-        let norm = conv2d(x.clone().square(), gamma, Some(beta), ConvOptions::new([1, 1], [0, 0], [1, 1], 1));
-        if self.inverse { x * norm.sqrt() } else { x / norm.sqrt() }
+        let norm = conv2d(
+            x.clone().square(),
+            gamma,
+            Some(beta),
+            ConvOptions::new([1, 1], [0, 0], [1, 1], 1),
+        );
+        if self.inverse {
+            x * norm.sqrt()
+        } else {
+            x / norm.sqrt()
+        }
     }
 }
 
@@ -58,13 +76,24 @@ mod tests {
         let device = Device::flex();
         let gdn = Gdn::new(2, false, &device);
         let igdn = Gdn::new(2, true, &device);
-        let x = Tensor::<4>::from_data(TensorData::new(vec![1.0f32, -2.0, 3.0, 0.5], [1, 2, 1, 2]), &device);
-        let y: Vec<f32> = gdn.forward(x.clone()).into_data().try_into_vec::<f32>().unwrap();
+        let x = Tensor::<4>::from_data(
+            TensorData::new(vec![1.0f32, -2.0, 3.0, 0.5], [1, 2, 1, 2]),
+            &device,
+        );
+        let y: Vec<f32> = gdn
+            .forward(x.clone())
+            .into_data()
+            .try_into_vec::<f32>()
+            .unwrap();
         // At init β = 1, γ = 0.1·I: y = x / sqrt(1 + 0.1 x²).
         for (yi, xi) in y.iter().zip([1.0f32, -2.0, 3.0, 0.5]) {
             assert!((yi - xi / (1.0 + 0.1 * xi * xi).sqrt()).abs() < 1e-5);
         }
-        let back: Vec<f32> = igdn.forward(gdn.forward(x)).into_data().try_into_vec::<f32>().unwrap();
+        let back: Vec<f32> = igdn
+            .forward(gdn.forward(x))
+            .into_data()
+            .try_into_vec::<f32>()
+            .unwrap();
         // IGDN(GDN(x)) is not the identity, but close to it for small |x|.
         assert!((back[3] - 0.5).abs() < 0.01);
     }

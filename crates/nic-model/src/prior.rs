@@ -31,7 +31,10 @@ pub struct FactorizedPrior {
 
 impl FactorizedPrior {
     pub fn new(channels: usize, device: &Device) -> Self {
-        let dims: Vec<usize> = std::iter::once(1).chain(FILTERS).chain(std::iter::once(1)).collect();
+        let dims: Vec<usize> = std::iter::once(1)
+            .chain(FILTERS)
+            .chain(std::iter::once(1))
+            .collect();
         let scale = INIT_SCALE.powf(1.0 / (FILTERS.len() + 1) as f64);
         let mut matrices = Vec::new();
         let mut biases = Vec::new();
@@ -39,17 +42,28 @@ impl FactorizedPrior {
         for k in 0..dims.len() - 1 {
             let (fin, fout) = (dims[k], dims[k + 1]);
             let init = (1.0 / scale / fout as f64).exp_m1().ln();
-            matrices.push(Param::from_tensor(Tensor::<3>::full([channels, fout, fin], init, device)));
+            matrices.push(Param::from_tensor(Tensor::<3>::full(
+                [channels, fout, fin],
+                init,
+                device,
+            )));
             biases.push(Param::from_tensor(Tensor::<3>::random(
                 [channels, fout, 1],
                 Distribution::Uniform(-0.5, 0.5),
                 device,
             )));
             if k < FILTERS.len() {
-                factors.push(Param::from_tensor(Tensor::<3>::zeros([channels, fout, 1], device)));
+                factors.push(Param::from_tensor(Tensor::<3>::zeros(
+                    [channels, fout, 1],
+                    device,
+                )));
             }
         }
-        FactorizedPrior { matrices, biases, factors }
+        FactorizedPrior {
+            matrices,
+            biases,
+            factors,
+        }
     }
 
     pub fn channels(&self) -> usize {
@@ -95,8 +109,14 @@ mod tests {
         let device = Device::flex();
         let prior = FactorizedPrior::new(3, &device);
         let grid: Vec<f32> = (-200..=200).map(|k| k as f32).collect();
-        let v = Tensor::<1>::from_floats(grid.as_slice(), &device).reshape([1, 1, 401]).repeat_dim(0, 3);
-        let p: Vec<f32> = prior.interval_probability(v).into_data().try_into_vec::<f32>().unwrap();
+        let v = Tensor::<1>::from_floats(grid.as_slice(), &device)
+            .reshape([1, 1, 401])
+            .repeat_dim(0, 3);
+        let p: Vec<f32> = prior
+            .interval_probability(v)
+            .into_data()
+            .try_into_vec::<f32>()
+            .unwrap();
         for c in 0..3 {
             let s: f32 = p[c * 401..(c + 1) * 401].iter().sum();
             assert!((s - 1.0).abs() < 1e-3, "channel {c} sums to {s}");

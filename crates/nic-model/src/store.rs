@@ -21,9 +21,15 @@ const MODEL_FORMAT: u32 = 1;
 #[derive(Debug, Error)]
 pub enum ModelError {
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: not a valid nic model description: {source}")]
-    Json { path: PathBuf, source: serde_json::Error },
+    Json {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
     #[error("{path}: {message}")]
     Invalid { path: PathBuf, message: String },
 }
@@ -53,8 +59,20 @@ pub struct ModelInfo {
 }
 
 impl ModelInfo {
-    pub fn new(architecture: Architecture, quality: u8, lambda: f64, tables: Vec<ChannelTable>) -> Self {
-        ModelInfo { format: MODEL_FORMAT, architecture, quality, lambda, tables, training: None }
+    pub fn new(
+        architecture: Architecture,
+        quality: u8,
+        lambda: f64,
+        tables: Vec<ChannelTable>,
+    ) -> Self {
+        ModelInfo {
+            format: MODEL_FORMAT,
+            architecture,
+            quality,
+            lambda,
+            tables,
+            training: None,
+        }
     }
 }
 
@@ -68,14 +86,22 @@ pub struct SavedModel {
 
 impl SavedModel {
     /// Writes `dir/weights.bpk` and `dir/model.json` (each atomically). Returns the model id.
-    pub fn save(dir: &Path, compressor: &Compressor, info: &ModelInfo) -> Result<[u8; 4], ModelError> {
+    pub fn save(
+        dir: &Path,
+        compressor: &Compressor,
+        info: &ModelInfo,
+    ) -> Result<[u8; 4], ModelError> {
         let io = |path: PathBuf| move |source| ModelError::Io { path, source };
         std::fs::create_dir_all(dir).map_err(io(dir.into()))?;
-        let weights = compressor
-            .valid()
-            .into_record()
-            .into_bytes()
-            .map_err(|e| ModelError::Invalid { path: dir.into(), message: e.to_string() })?;
+        let weights =
+            compressor
+                .valid()
+                .into_record()
+                .into_bytes()
+                .map_err(|e| ModelError::Invalid {
+                    path: dir.into(),
+                    message: e.to_string(),
+                })?;
         let json = serde_json::to_vec_pretty(info).expect("model info serializes");
         let wpath = dir.join(WEIGHTS_FILE);
         nic_fs::write_atomic(&wpath, &weights).map_err(io(wpath.clone()))?;
@@ -87,15 +113,30 @@ impl SavedModel {
     /// Loads a model directory onto `device`, checking the tables and the weights' shapes.
     pub fn load(dir: &Path, device: &Device) -> Result<SavedModel, ModelError> {
         let ipath = dir.join(INFO_FILE);
-        let json = std::fs::read(&ipath).map_err(|source| ModelError::Io { path: ipath.clone(), source })?;
-        let info: ModelInfo =
-            serde_json::from_slice(&json).map_err(|source| ModelError::Json { path: ipath.clone(), source })?;
-        let invalid = |message: String| ModelError::Invalid { path: ipath.clone(), message };
+        let json = std::fs::read(&ipath).map_err(|source| ModelError::Io {
+            path: ipath.clone(),
+            source,
+        })?;
+        let info: ModelInfo = serde_json::from_slice(&json).map_err(|source| ModelError::Json {
+            path: ipath.clone(),
+            source,
+        })?;
+        let invalid = |message: String| ModelError::Invalid {
+            path: ipath.clone(),
+            message,
+        };
         if info.format > MODEL_FORMAT {
-            return Err(invalid(format!("model format {} is newer than this nic supports", info.format)));
+            return Err(invalid(format!(
+                "model format {} is newer than this nic supports",
+                info.format
+            )));
         }
         let arch = info.architecture;
-        if arch.channels == 0 || arch.latent_channels == 0 || arch.channels > 4096 || arch.latent_channels > 4096 {
+        if arch.channels == 0
+            || arch.latent_channels == 0
+            || arch.channels > 4096
+            || arch.latent_channels > 4096
+        {
             return Err(invalid(format!("implausible architecture {arch:?}")));
         }
         if info.tables.len() != arch.latent_channels {
@@ -109,14 +150,28 @@ impl SavedModel {
             t.check().map_err(|e| invalid(e.to_string()))?;
         }
         let wpath = dir.join(WEIGHTS_FILE);
-        let weights = std::fs::read(&wpath).map_err(|source| ModelError::Io { path: wpath.clone(), source })?;
-        let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(weights))
-            .map_err(|e| ModelError::Invalid { path: wpath.clone(), message: e.to_string() })?;
+        let weights = std::fs::read(&wpath).map_err(|source| ModelError::Io {
+            path: wpath.clone(),
+            source,
+        })?;
+        let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(weights)).map_err(|e| {
+            ModelError::Invalid {
+                path: wpath.clone(),
+                message: e.to_string(),
+            }
+        })?;
         let compressor = Compressor::new(&arch, device)
             .try_load_record(record)
-            .map_err(|e| ModelError::Invalid { path: wpath.clone(), message: e.to_string() })?;
+            .map_err(|e| ModelError::Invalid {
+                path: wpath.clone(),
+                message: e.to_string(),
+            })?;
         let id = model_id(&compressor, &info.tables);
-        Ok(SavedModel { info, compressor: compressor.valid(), id })
+        Ok(SavedModel {
+            info,
+            compressor: compressor.valid(),
+            id,
+        })
     }
 }
 
@@ -158,8 +213,17 @@ mod tests {
         assert_eq!(loaded.id, id);
         assert_eq!(loaded.info, info);
         let x = burn::tensor::Tensor::<4>::ones([1, 3, 16, 16], &device).mul_scalar(0.3);
-        let a: Vec<f32> = model.analyze(x.clone()).into_data().try_into_vec::<f32>().unwrap();
-        let b: Vec<f32> = loaded.compressor.analyze(x).into_data().try_into_vec::<f32>().unwrap();
+        let a: Vec<f32> = model
+            .analyze(x.clone())
+            .into_data()
+            .try_into_vec::<f32>()
+            .unwrap();
+        let b: Vec<f32> = loaded
+            .compressor
+            .analyze(x)
+            .into_data()
+            .try_into_vec::<f32>()
+            .unwrap();
         assert_eq!(a, b);
     }
 
@@ -167,12 +231,25 @@ mod tests {
     fn inconsistent_model_files_are_errors() {
         let device = Device::flex();
         let dir = tempfile::tempdir().unwrap();
-        assert!(matches!(SavedModel::load(dir.path(), &device), Err(ModelError::Io { .. })));
+        assert!(matches!(
+            SavedModel::load(dir.path(), &device),
+            Err(ModelError::Io { .. })
+        ));
         std::fs::write(dir.path().join(INFO_FILE), "{not json").unwrap();
-        assert!(matches!(SavedModel::load(dir.path(), &device), Err(ModelError::Json { .. })));
+        assert!(matches!(
+            SavedModel::load(dir.path(), &device),
+            Err(ModelError::Json { .. })
+        ));
         let arch = Architecture::TINY;
         let info = ModelInfo::new(arch, 1, 0.01, vec![]);
-        std::fs::write(dir.path().join(INFO_FILE), serde_json::to_vec(&info).unwrap()).unwrap();
-        assert!(matches!(SavedModel::load(dir.path(), &device), Err(ModelError::Invalid { .. })));
+        std::fs::write(
+            dir.path().join(INFO_FILE),
+            serde_json::to_vec(&info).unwrap(),
+        )
+        .unwrap();
+        assert!(matches!(
+            SavedModel::load(dir.path(), &device),
+            Err(ModelError::Invalid { .. })
+        ));
     }
 }

@@ -18,8 +18,14 @@ pub fn build_tables(prior: &FactorizedPrior) -> Result<Vec<ChannelTable>, TableE
     let device = prior_device(prior);
     let n = (2 * GRID + 1) as usize;
     let grid: Vec<f32> = (-GRID..=GRID).map(|k| k as f32).collect();
-    let v = Tensor::<1>::from_data(TensorData::new(grid, [n]), &device).reshape([1, 1, n]).repeat_dim(0, c);
-    let pmf: Vec<f32> = prior.interval_probability(v).into_data().try_into_vec::<f32>().expect("f32 tensor");
+    let v = Tensor::<1>::from_data(TensorData::new(grid, [n]), &device)
+        .reshape([1, 1, n])
+        .repeat_dim(0, c);
+    let pmf: Vec<f32> = prior
+        .interval_probability(v)
+        .into_data()
+        .try_into_vec::<f32>()
+        .expect("f32 tensor");
     let edges = Tensor::<1>::from_floats([-GRID as f32 - 0.5, GRID as f32 + 0.5], &device)
         .reshape([1, 1, 2])
         .repeat_dim(0, c);
@@ -30,7 +36,10 @@ pub fn build_tables(prior: &FactorizedPrior) -> Result<Vec<ChannelTable>, TableE
 
     (0..c)
         .map(|ch| {
-            let p: Vec<f64> = pmf[ch * n..(ch + 1) * n].iter().map(|&x| x as f64).collect();
+            let p: Vec<f64> = pmf[ch * n..(ch + 1) * n]
+                .iter()
+                .map(|&x| x as f64)
+                .collect();
             let below = cdf[2 * ch] as f64;
             let above = 1.0 - cdf[2 * ch + 1] as f64;
             table_from_grid(&p, below, above)
@@ -52,12 +61,20 @@ fn table_from_grid(p: &[f64], below: f64, above: f64) -> Result<ChannelTable, Ta
         right += p[hi];
         hi -= 1;
     }
-    ChannelTable::from_pmf(lo as i32 - GRID, &p[lo..=hi], left.max(0.0) + right.max(0.0))
+    ChannelTable::from_pmf(
+        lo as i32 - GRID,
+        &p[lo..=hi],
+        left.max(0.0) + right.max(0.0),
+    )
 }
 
 fn prior_device(prior: &FactorizedPrior) -> burn::tensor::Device {
     use burn::module::Module;
-    prior.devices().into_iter().next().expect("prior has parameters")
+    prior
+        .devices()
+        .into_iter()
+        .next()
+        .expect("prior has parameters")
 }
 
 #[cfg(test)]

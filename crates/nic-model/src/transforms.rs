@@ -41,7 +41,9 @@ impl Analysis {
                     .init(device)
             })
             .collect();
-        let gdns = (0..3).map(|_| Gdn::new(arch.channels, false, device)).collect();
+        let gdns = (0..3)
+            .map(|_| Gdn::new(arch.channels, false, device))
+            .collect();
         Analysis { convs, gdns }
     }
 
@@ -69,7 +71,9 @@ impl Synthesis {
                     .init(device)
             })
             .collect();
-        let igdns = (0..3).map(|_| Gdn::new(arch.channels, true, device)).collect();
+        let igdns = (0..3)
+            .map(|_| Gdn::new(arch.channels, true, device))
+            .collect();
         Synthesis { deconvs, igdns }
     }
 

@@ -39,7 +39,10 @@ pub struct Checkpoint {
 #[derive(Debug, Error)]
 pub enum CheckpointError {
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: corrupt checkpoint ({reason})")]
     Corrupt { path: PathBuf, reason: &'static str },
 }
@@ -47,7 +50,8 @@ pub enum CheckpointError {
 impl Checkpoint {
     pub fn to_bytes(&self) -> Vec<u8> {
         let state = serde_json::to_vec(self).expect("checkpoint state serializes");
-        let mut out = Vec::with_capacity(40 + state.len() + self.model.len() + self.optimizer.len());
+        let mut out =
+            Vec::with_capacity(40 + state.len() + self.model.len() + self.optimizer.len());
         out.extend_from_slice(MAGIC);
         for section in [&state, &self.model, &self.optimizer] {
             out.extend_from_slice(&(section.len() as u64).to_le_bytes());
@@ -59,7 +63,10 @@ impl Checkpoint {
     }
 
     pub fn from_bytes(data: &[u8], path: &Path) -> Result<Self, CheckpointError> {
-        let corrupt = |reason| CheckpointError::Corrupt { path: path.into(), reason };
+        let corrupt = |reason| CheckpointError::Corrupt {
+            path: path.into(),
+            reason,
+        };
         if data.len() < MAGIC.len() + 4 || &data[..8] != MAGIC {
             return Err(corrupt("not a nic checkpoint"));
         }
@@ -73,11 +80,14 @@ impl Checkpoint {
             let len = body.get(pos..pos + 8).ok_or(corrupt("truncated"))?;
             let len = u64::from_le_bytes(len.try_into().unwrap()) as usize;
             pos += 8;
-            let s = body.get(pos..pos.checked_add(len).ok_or(corrupt("bad length"))?).ok_or(corrupt("truncated"))?;
+            let s = body
+                .get(pos..pos.checked_add(len).ok_or(corrupt("bad length"))?)
+                .ok_or(corrupt("truncated"))?;
             sections.push(s.to_vec());
             pos += len;
         }
-        let mut ck: Checkpoint = serde_json::from_slice(&sections[0]).map_err(|_| corrupt("bad state"))?;
+        let mut ck: Checkpoint =
+            serde_json::from_slice(&sections[0]).map_err(|_| corrupt("bad state"))?;
         ck.optimizer = sections.pop().unwrap();
         ck.model = sections.pop().unwrap();
         Ok(ck)
@@ -120,7 +130,10 @@ impl Checkpoint {
         if warnings.is_empty() {
             Ok(None)
         } else {
-            Err(CheckpointError::Corrupt { path: dir.join(CHECKPOINT_FILE), reason: "no readable checkpoint left" })
+            Err(CheckpointError::Corrupt {
+                path: dir.join(CHECKPOINT_FILE),
+                reason: "no readable checkpoint left",
+            })
         }
     }
 }
@@ -131,7 +144,13 @@ mod tests {
 
     fn sample(step: u64) -> Checkpoint {
         Checkpoint {
-            key: RunKey { architecture: Architecture::TINY, lambda: 0.01, batch: 4, crop: 32, seed: 1 },
+            key: RunKey {
+                architecture: Architecture::TINY,
+                lambda: 0.01,
+                batch: 4,
+                crop: 32,
+                seed: 1,
+            },
             step,
             elapsed_seconds: 1.5,
             model: vec![1, 2, 3],

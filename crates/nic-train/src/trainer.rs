@@ -72,7 +72,9 @@ pub enum TrainError {
     Model(#[from] nic_model::ModelError),
     #[error("{0}")]
     Invalid(String),
-    #[error("training diverged at step {step} (loss {loss}); the last checkpoint is kept, resume with a lower --lr")]
+    #[error(
+        "training diverged at step {step} (loss {loss}); the last checkpoint is kept, resume with a lower --lr"
+    )]
     Diverged { step: u64, loss: f64 },
 }
 
@@ -88,18 +90,29 @@ pub fn train(opts: &TrainOptions, device: &Device) -> Result<TrainSummary, Train
     }
     let split = nic_data::open(&opts.data, opts.val.as_deref(), opts.val_size)?;
     let (sampler, skipped) = Sampler::new(&split.train, opts.crop, opts.batch, opts.seed);
-    let val_images: Vec<_> =
-        split.val.iter().filter(|i| i.width() as usize >= opts.crop && i.height() as usize >= opts.crop).cloned().collect();
+    let val_images: Vec<_> = split
+        .val
+        .iter()
+        .filter(|i| i.width() as usize >= opts.crop && i.height() as usize >= opts.crop)
+        .cloned()
+        .collect();
     if sampler.is_empty() || val_images.is_empty() {
         return Err(TrainError::Invalid(format!(
             "no training or validation image is at least {0}×{0} pixels (--crop)",
             opts.crop
         )));
     }
-    let note = |msg: String| if opts.progress { eprintln!("{msg}") };
+    let note = |msg: String| {
+        if opts.progress {
+            eprintln!("{msg}")
+        }
+    };
     note(split.description.clone());
     if skipped > 0 {
-        note(format!("skipped {skipped} training images smaller than the {0}×{0} crop", opts.crop));
+        note(format!(
+            "skipped {skipped} training images smaller than the {0}×{0} crop",
+            opts.crop
+        ));
     }
 
     let key = RunKey {
@@ -112,7 +125,9 @@ pub fn train(opts: &TrainOptions, device: &Device) -> Result<TrainSummary, Train
     let ad = device.clone().autodiff();
     ad.seed(opts.seed);
     let mut model = Compressor::new(&opts.architecture, &ad);
-    let mut optim = AdamConfig::new().with_grad_clipping(Some(GradientClippingConfig::Norm(1.0))).init();
+    let mut optim = AdamConfig::new()
+        .with_grad_clipping(Some(GradientClippingConfig::Norm(1.0)))
+        .init();
     let mut step = 0;
     let mut elapsed_before = 0.0;
     let existing = Checkpoint::load_latest(&opts.out)?;
@@ -130,7 +145,9 @@ pub fn train(opts: &TrainOptions, device: &Device) -> Result<TrainSummary, Train
             }
             let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(ck.model.clone()))
                 .map_err(|e| TrainError::Invalid(format!("checkpoint model: {e}")))?;
-            model = model.try_load_record(record).map_err(|e| TrainError::Invalid(format!("checkpoint model: {e}")))?;
+            model = model
+                .try_load_record(record)
+                .map_err(|e| TrainError::Invalid(format!("checkpoint model: {e}")))?;
             optim = optim
                 .from_bytes(Bytes::from_bytes_vec(ck.optimizer.clone()))
                 .map_err(|e| TrainError::Invalid(format!("checkpoint optimizer: {e}")))?;
@@ -152,7 +169,11 @@ pub fn train(opts: &TrainOptions, device: &Device) -> Result<TrainSummary, Train
     let first_step = step;
     let val_batch = center_crops(&val_images, opts.crop);
     let validate = |model: &Compressor| validate(model, &val_batch, val_images.len(), opts, device);
-    let first_val = if step == 0 { Some(validate(&model)) } else { None };
+    let first_val = if step == 0 {
+        Some(validate(&model))
+    } else {
+        None
+    };
     if let Some(v) = first_val {
         log.append(&val_row(0, 0.0, v, 0.0, 0.0, 0.0)).map_err(io)?;
     }
@@ -164,21 +185,35 @@ pub fn train(opts: &TrainOptions, device: &Device) -> Result<TrainSummary, Train
     let mut acc = Accum::default();
     let mut last_val = first_val.unwrap_or_default();
     let mut model_id = [0; 4];
-    let stop = opts.session_steps.map_or(opts.steps, |n| opts.steps.min(step + n));
+    let stop = opts
+        .session_steps
+        .map_or(opts.steps, |n| opts.steps.min(step + n));
     while step < stop {
         let lr = learning_rate(opts, step);
         let x = Tensor::<4>::from_data(
-            TensorData::new(sampler.batch_at(step), [opts.batch, 3, opts.crop, opts.crop]),
+            TensorData::new(
+                sampler.batch_at(step),
+                [opts.batch, 3, opts.crop, opts.crop],
+            ),
             &ad,
         );
-        let noise = uniform_noise(model.latent_shape(opts.batch, opts.crop, opts.crop), opts.seed, step, &ad);
+        let noise = uniform_noise(
+            model.latent_shape(opts.batch, opts.crop, opts.crop),
+            opts.seed,
+            step,
+            &ad,
+        );
         let out = model.rd_train(x, noise, opts.lambda);
         let loss = out.loss.clone().into_scalar::<f32>() as f64;
         if !loss.is_finite() {
             pb.abandon();
             return Err(TrainError::Diverged { step, loss });
         }
-        acc.add(loss, out.bpp.into_scalar::<f32>() as f64, out.mse.into_scalar::<f32>() as f64);
+        acc.add(
+            loss,
+            out.bpp.into_scalar::<f32>() as f64,
+            out.mse.into_scalar::<f32>() as f64,
+        );
         let grads = GradientsParams::from_grads(out.loss.backward(), &model);
         model = optim.step(lr, model, grads);
         step += 1;
@@ -189,19 +224,50 @@ pub fn train(opts: &TrainOptions, device: &Device) -> Result<TrainSummary, Train
         let epoch = step as f64 / per_epoch as f64;
         if step % 50 == 0 || step == opts.steps {
             let (l, b, m) = acc.take();
-            pb.set_message(format!("loss {l:.3} bpp {b:.3} psnr {:.2} dB {ips:.0} img/s", psnr(m)));
-            log.append(&Row { step, epoch, split: "train", loss: l, bpp: b, mse: m, psnr: psnr(m), lr, elapsed: elapsed_before + session, images_per_s: ips }).map_err(io)?;
+            pb.set_message(format!(
+                "loss {l:.3} bpp {b:.3} psnr {:.2} dB {ips:.0} img/s",
+                psnr(m)
+            ));
+            log.append(&Row {
+                step,
+                epoch,
+                split: "train",
+                loss: l,
+                bpp: b,
+                mse: m,
+                psnr: psnr(m),
+                lr,
+                elapsed: elapsed_before + session,
+                images_per_s: ips,
+            })
+            .map_err(io)?;
         }
         if step % opts.val_every == 0 || step == opts.steps {
             last_val = validate(&model);
-            log.append(&val_row(step, epoch, last_val, lr, elapsed_before + session, ips)).map_err(io)?;
+            log.append(&val_row(
+                step,
+                epoch,
+                last_val,
+                lr,
+                elapsed_before + session,
+                ips,
+            ))
+            .map_err(io)?;
             pb.println(format!(
                 "step {step} (epoch {epoch:.2}) validation: loss {:.4} bpp {:.4} PSNR {:.2} dB",
                 last_val.loss, last_val.bpp, last_val.psnr
             ));
         }
         if last_checkpoint.elapsed().as_secs_f64() >= opts.checkpoint_seconds || step == stop {
-            model_id = save(&model, &mut optim, step, elapsed_before + session, &key, opts, ips)?;
+            model_id = save(
+                &model,
+                &mut optim,
+                step,
+                elapsed_before + session,
+                &key,
+                opts,
+                ips,
+            )?;
             last_checkpoint = Instant::now();
         }
     }
@@ -217,7 +283,8 @@ pub fn train(opts: &TrainOptions, device: &Device) -> Result<TrainSummary, Train
         steps: step,
         session_seconds,
         total_seconds: elapsed_before + session_seconds,
-        images_per_second: ((step - first_step) as usize * opts.batch) as f64 / session_seconds.max(1e-9),
+        images_per_second: ((step - first_step) as usize * opts.batch) as f64
+            / session_seconds.max(1e-9),
         first_val,
         last_val,
         model_id,
@@ -227,13 +294,18 @@ pub fn train(opts: &TrainOptions, device: &Device) -> Result<TrainSummary, Train
 /// Adam at `--lr`, divided by 10 for the last 10 % of the steps (CompressAI's recipe lowers the
 /// rate once the loss plateaus; a fixed point is reproducible across resumes).
 fn learning_rate(opts: &TrainOptions, step: u64) -> f64 {
-    if step >= opts.steps - opts.steps / 10 { opts.lr / 10.0 } else { opts.lr }
+    if step >= opts.steps - opts.steps / 10 {
+        opts.lr / 10.0
+    } else {
+        opts.lr
+    }
 }
 
 /// Uniform noise in ±½ for step `step`, drawn on the host from a seed fixed by (seed, step):
 /// the same on every backend and after a resume.
 fn uniform_noise(shape: [usize; 4], seed: u64, step: u64, device: &Device) -> Tensor<4> {
-    let mut rng = StdRng::seed_from_u64(seed ^ step.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x6e6f_6973_65);
+    let mut rng =
+        StdRng::seed_from_u64(seed ^ step.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x6e6f_6973_65);
     let n = shape.iter().product();
     let values: Vec<f32> = (0..n).map(|_| rng.random::<f32>() - 0.5).collect();
     Tensor::from_data(TensorData::new(values, shape), device)
@@ -244,11 +316,28 @@ fn psnr(mse: f64) -> f64 {
 }
 
 fn val_row(step: u64, epoch: f64, v: ValStats, lr: f64, elapsed: f64, ips: f64) -> Row {
-    Row { step, epoch, split: "val", loss: v.loss, bpp: v.bpp, mse: v.mse, psnr: v.psnr, lr, elapsed, images_per_s: ips }
+    Row {
+        step,
+        epoch,
+        split: "val",
+        loss: v.loss,
+        bpp: v.bpp,
+        mse: v.mse,
+        psnr: v.psnr,
+        lr,
+        elapsed,
+        images_per_s: ips,
+    }
 }
 
 /// Validation with real rounding on center crops. PSNR is that of the mean MSE.
-fn validate(model: &Compressor, batch: &[f32], n: usize, opts: &TrainOptions, device: &Device) -> ValStats {
+fn validate(
+    model: &Compressor,
+    batch: &[f32],
+    n: usize,
+    opts: &TrainOptions,
+    device: &Device,
+) -> ValStats {
     let model = model.valid().to_device(device);
     let per = 3 * opts.crop * opts.crop;
     let chunk = 16;
@@ -256,7 +345,10 @@ fn validate(model: &Compressor, batch: &[f32], n: usize, opts: &TrainOptions, de
     for start in (0..n).step_by(chunk) {
         let k = chunk.min(n - start);
         let x = Tensor::<4>::from_data(
-            TensorData::new(batch[start * per..(start + k) * per].to_vec(), [k, 3, opts.crop, opts.crop]),
+            TensorData::new(
+                batch[start * per..(start + k) * per].to_vec(),
+                [k, 3, opts.crop, opts.crop],
+            ),
             device,
         );
         let out = model.rd_eval(x, opts.lambda);
@@ -265,7 +357,12 @@ fn validate(model: &Compressor, batch: &[f32], n: usize, opts: &TrainOptions, de
         bpp += w * out.bpp.into_scalar::<f32>() as f64;
         mse += w * out.mse.into_scalar::<f32>() as f64;
     }
-    ValStats { loss, bpp, mse, psnr: psnr(mse) }
+    ValStats {
+        loss,
+        bpp,
+        mse,
+        psnr: psnr(mse),
+    }
 }
 
 /// Writes the checkpoint and exports the model (with fresh entropy tables) for `nic encode`.
@@ -278,12 +375,18 @@ fn save(
     opts: &TrainOptions,
     ips: f64,
 ) -> Result<[u8; 4], TrainError> {
-    let invalid = |e: nic_model::burn::store::RecordError| TrainError::Invalid(format!("saving: {e}"));
+    let invalid =
+        |e: nic_model::burn::store::RecordError| TrainError::Invalid(format!("saving: {e}"));
     let ck = Checkpoint {
         key: key.clone(),
         step,
         elapsed_seconds: elapsed,
-        model: model.clone().into_record().into_bytes().map_err(invalid)?.to_vec(),
+        model: model
+            .clone()
+            .into_record()
+            .into_bytes()
+            .map_err(invalid)?
+            .to_vec(),
         optimizer: optim.into_bytes().map_err(invalid)?.to_vec(),
     };
     ck.save(&opts.out)?;
@@ -308,8 +411,10 @@ fn progress_bar(opts: &TrainOptions, step: u64) -> ProgressBar {
         pb.set_draw_target(ProgressDrawTarget::hidden());
     }
     pb.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} steps  {elapsed_precise} ETA {eta_precise}  {msg}")
-            .expect("valid template"),
+        ProgressStyle::with_template(
+            "{bar:30} {pos}/{len} steps  {elapsed_precise} ETA {eta_precise}  {msg}",
+        )
+        .expect("valid template"),
     );
     pb.set_position(step);
     pb.reset_eta();

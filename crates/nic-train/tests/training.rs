@@ -17,7 +17,10 @@ fn make_images(dir: &Path, n: u32) {
             image::Rgb([
                 (255.0 * (0.5 + 0.5 * (6.0 * fx + t).sin())) as u8,
                 (255.0 * fy) as u8,
-                (255.0 * (0.5 + 0.4 * ((fx - 0.5).powi(2) + (fy - 0.5).powi(2) - 0.1 * t.cos()).signum())) as u8,
+                (255.0
+                    * (0.5
+                        + 0.4 * ((fx - 0.5).powi(2) + (fy - 0.5).powi(2) - 0.1 * t.cos()).signum()))
+                    as u8,
             ])
         });
         img.save(dir.join(format!("img{i:03}.png"))).unwrap();
@@ -93,6 +96,14 @@ fn resumed_run_matches_an_uninterrupted_one() {
     assert_eq!((resumed.first_step, resumed.steps), (17, 30));
 
     let (a, b) = (whole.last_val, resumed.last_val);
-    assert!((a.loss - b.loss).abs() <= 1e-5 * a.loss.abs(), "{} vs {}", a.loss, b.loss);
-    assert_eq!(whole.model_id, resumed.model_id, "weights and tables should be identical");
+    assert!(
+        (a.loss - b.loss).abs() <= 1e-5 * a.loss.abs(),
+        "{} vs {}",
+        a.loss,
+        b.loss
+    );
+    assert_eq!(
+        whole.model_id, resumed.model_id,
+        "weights and tables should be identical"
+    );
 }

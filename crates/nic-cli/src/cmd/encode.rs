@@ -2,7 +2,6 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use nic_model::DeviceChoice;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -14,36 +13,31 @@ pub struct Args {
     /// Quality level (see `nic eval` for the rate of each).
     #[arg(short, long, default_value_t = 2)]
     quality: u8,
-    /// Model folder (default: the bundled models/default).
-    #[arg(long)]
-    model: Option<PathBuf>,
-    /// Overwrite the output if it exists.
-    #[arg(short, long)]
-    force: bool,
-    #[arg(long)]
-    quiet: bool,
-    #[arg(long, default_value = "auto")]
-    device: DeviceChoice,
+    #[command(flatten)]
+    common: super::CodecArgs,
 }
 
 pub fn run(a: Args) -> Result<()> {
-    let output = a.output.clone().unwrap_or_else(|| super::default_output(&a.input, "nic"));
-    super::check_output(&a.input, &output, a.force)?;
+    let output = a
+        .output
+        .clone()
+        .unwrap_or_else(|| super::default_output(&a.input, "nic"));
+    super::check_output(&a.input, &output, a.common.force)?;
     super::read_file(&a.input)?; // clear errors for missing files and directories
     let loaded = nic_image::load_rgb8(&a.input)?;
-    if !a.quiet {
+    if !a.common.quiet {
         for n in &loaded.notes {
             eprintln!("warning: {}: {n}", a.input.display());
         }
     }
-    let set = super::model_set(a.model.as_deref())?;
-    let device = super::open_device(a.device, a.quiet);
+    let set = super::model_set(a.common.model.as_deref())?;
+    let device = super::open_device(a.common.device, a.common.quiet);
     let codec = set.load(a.quality, &device)?;
     let t = Instant::now();
     let (bytes, stats) = codec.encode(&loaded.image)?;
     let secs = t.elapsed().as_secs_f64();
     super::write_file(&output, &bytes).context("writing the .nic file")?;
-    if !a.quiet {
+    if !a.common.quiet {
         let (w, h) = loaded.image.dimensions();
         eprintln!(
             "{} → {}: {}×{} quality {}, {} bytes, {:.4} bpp, ratio {:.1}:1, {:.2} s",

@@ -41,6 +41,8 @@ struct QualityResult {
     coder_overhead: f64,
     /// The same against the integer tables alone.
     table_overhead: f64,
+    /// Mean payload bytes per image beyond the ideal information content.
+    coder_overhead_bytes: f64,
     header_bytes: f64,
     encode_seconds: f64,
     decode_seconds: f64,
@@ -53,11 +55,20 @@ pub fn run(a: Args) -> Result<()> {
     }
     if let Some(n) = a.limit.filter(|&n| n > 0 && n < files.len()) {
         let step = files.len() as f64 / n as f64;
-        files = (0..n).map(|i| files[(i as f64 * step) as usize].clone()).collect();
+        files = (0..n)
+            .map(|i| files[(i as f64 * step) as usize].clone())
+            .collect();
     }
-    let images: Vec<_> = files.iter().map(|f| nic_image::load_rgb8(f).map(|l| l.image)).collect::<Result<_, _>>()?;
+    let images: Vec<_> = files
+        .iter()
+        .map(|f| nic_image::load_rgb8(f).map(|l| l.image))
+        .collect::<Result<_, _>>()?;
     let set = super::model_set(a.model.as_deref())?;
-    let qualities = if a.quality.is_empty() { set.qualities() } else { a.quality.clone() };
+    let qualities = if a.quality.is_empty() {
+        set.qualities()
+    } else {
+        a.quality.clone()
+    };
     let device = super::open_device(a.device, a.quiet);
     let mut results = Vec::new();
     for q in qualities {
@@ -66,8 +77,14 @@ pub fn run(a: Args) -> Result<()> {
         if a.quiet {
             pb.set_draw_target(ProgressDrawTarget::hidden());
         }
-        pb.set_style(ProgressStyle::with_template(&format!("quality {q} {{bar:30}} {{pos}}/{{len}} ETA {{eta}}"))?);
-        let mut r = QualityResult { quality: q, images: images.len(), ..Default::default() };
+        pb.set_style(ProgressStyle::with_template(&format!(
+            "quality {q} {{bar:30}} {{pos}}/{{len}} ETA {{eta}}"
+        ))?);
+        let mut r = QualityResult {
+            quality: q,
+            images: images.len(),
+            ..Default::default()
+        };
         let (mut payload_bits, mut ideal_bits, mut table_bits) = (0.0, 0.0, 0.0);
         for img in &images {
             let t = Instant::now();
@@ -86,19 +103,41 @@ pub fn run(a: Args) -> Result<()> {
         }
         pb.finish_and_clear();
         let n = images.len() as f64;
-        for v in [&mut r.bpp, &mut r.psnr, &mut r.header_bytes, &mut r.encode_seconds, &mut r.decode_seconds] {
+        for v in [
+            &mut r.bpp,
+            &mut r.psnr,
+            &mut r.header_bytes,
+            &mut r.encode_seconds,
+            &mut r.decode_seconds,
+        ] {
             *v /= n;
         }
         r.coder_overhead = payload_bits / ideal_bits - 1.0;
+        r.coder_overhead_bytes = (payload_bits - ideal_bits) / 8.0 / n;
         r.table_overhead = payload_bits / table_bits - 1.0;
         results.push(r);
     }
-    println!("{} images from {}, model {}", images.len(), a.data.display(), set.dir.display());
-    println!("quality     bpp   PSNR dB  coder overhead  header B  encode s  decode s");
+    println!(
+        "{} images from {}, model {}",
+        images.len(),
+        a.data.display(),
+        set.dir.display()
+    );
+    println!(
+        "quality     bpp   PSNR dB   ratio  coder overhead (total, B/image)  header B  encode s  decode s"
+    );
     for r in &results {
         println!(
-            "{:>7}  {:>6.4}  {:>7.2}  {:>13.3}%  {:>8.1}  {:>8.3}  {:>8.3}",
-            r.quality, r.bpp, r.psnr, 100.0 * r.coder_overhead, r.header_bytes, r.encode_seconds, r.decode_seconds
+            "{:>7}  {:>6.4}  {:>7.2}  {:>6.1}  {:>13.3}%  {:>14.2}  {:>8.1}  {:>8.3}  {:>8.3}",
+            r.quality,
+            r.bpp,
+            r.psnr,
+            24.0 / r.bpp,
+            100.0 * r.coder_overhead,
+            r.coder_overhead_bytes,
+            r.header_bytes,
+            r.encode_seconds,
+            r.decode_seconds
         );
     }
     if let Some(p) = &a.json {

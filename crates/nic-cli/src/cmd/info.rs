@@ -36,11 +36,25 @@ pub fn run(a: Args) -> Result<()> {
         println!("model id        {id}");
         println!("size            {}×{}", h.width, h.height);
         println!("quality         {}", h.quality);
-        println!("file            {} bytes ({bpp:.4} bpp), header {} bytes", bytes.len(), h.header_len);
+        println!(
+            "file            {} bytes ({bpp:.4} bpp), header {} bytes",
+            bytes.len(),
+            h.header_len
+        );
         for (i, s) in h.shapes.iter().enumerate() {
-            println!("latent {i}        {}×{}×{}, {} bytes", s.channels, s.height, s.width, s.payload_len);
+            println!(
+                "latent {i}        {}×{}×{}, {} bytes",
+                s.channels, s.height, s.width, s.payload_len
+            );
         }
-        println!("crc             {}", if crc_ok { "ok" } else { "MISMATCH (file is corrupt)" });
+        println!(
+            "crc             {}",
+            if crc_ok {
+                "ok"
+            } else {
+                "MISMATCH (file is corrupt)"
+            }
+        );
     }
     Ok(())
 }

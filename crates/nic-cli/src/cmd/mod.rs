@@ -13,6 +13,23 @@ use nic_codec::ModelSet;
 use nic_model::DeviceChoice;
 use nic_model::burn::tensor::Device;
 
+/// Options shared by `encode` and `decode`.
+#[derive(clap::Args)]
+pub struct CodecArgs {
+    /// Model folder (default: the bundled models/default).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Overwrite the output if it exists.
+    #[arg(short, long)]
+    pub force: bool,
+    /// No messages but errors.
+    #[arg(long)]
+    pub quiet: bool,
+    /// auto or cpu.
+    #[arg(long, default_value = "auto")]
+    pub device: DeviceChoice,
+}
+
 /// `--model DIR`, or the bundled default.
 pub fn model_set(dir: Option<&Path>) -> Result<ModelSet> {
     let dir = match dir {

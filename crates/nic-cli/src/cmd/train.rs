@@ -70,7 +70,10 @@ pub fn run(a: Args) -> Result<()> {
         data: a.data,
         val: a.val,
         out: a.out,
-        architecture: Architecture { channels: a.channels, latent_channels: a.latent_channels },
+        architecture: Architecture {
+            channels: a.channels,
+            latent_channels: a.latent_channels,
+        },
         lambda: a.lambda,
         quality: a.quality,
         steps: a.steps,
@@ -92,13 +95,22 @@ pub fn run(a: Args) -> Result<()> {
         s.first_step, s.steps, s.session_seconds, s.images_per_second, s.total_seconds
     );
     if let Some(v) = s.first_val {
-        println!("validation at start: loss {:.4} bpp {:.4} PSNR {:.2} dB", v.loss, v.bpp, v.psnr);
+        println!(
+            "validation at start: loss {:.4} bpp {:.4} PSNR {:.2} dB",
+            v.loss, v.bpp, v.psnr
+        );
     }
     let v = s.last_val;
-    println!("validation at end:   loss {:.4} bpp {:.4} PSNR {:.2} dB", v.loss, v.bpp, v.psnr);
+    println!(
+        "validation at end:   loss {:.4} bpp {:.4} PSNR {:.2} dB",
+        v.loss, v.bpp, v.psnr
+    );
     println!(
         "model {} written to {}",
-        s.model_id.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+        s.model_id
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>(),
         opts.out.display()
     );
     Ok(())

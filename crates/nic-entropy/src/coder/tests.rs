@@ -7,9 +7,16 @@ fn laplace_tables(channels: usize, b: f64, range: i32) -> (Vec<ChannelTable>, Ve
     let mut pmfs = Vec::new();
     for c in 0..channels {
         let b = b * (1.0 + c as f64 * 0.5);
-        let cdf = |x: f64| if x < 0.0 { 0.5 * (x / b).exp() } else { 1.0 - 0.5 * (-x / b).exp() };
-        let pmf: Vec<f64> =
-            (-range..=range).map(|k| cdf(k as f64 + 0.5) - cdf(k as f64 - 0.5)).collect();
+        let cdf = |x: f64| {
+            if x < 0.0 {
+                0.5 * (x / b).exp()
+            } else {
+                1.0 - 0.5 * (-x / b).exp()
+            }
+        };
+        let pmf: Vec<f64> = (-range..=range)
+            .map(|k| cdf(k as f64 + 0.5) - cdf(k as f64 - 0.5))
+            .collect();
         let escape = 2.0 * cdf(-(range as f64) - 0.5);
         tables.push(ChannelTable::from_pmf(-range, &pmf, escape).unwrap());
         pmfs.push(pmf);
@@ -47,9 +54,15 @@ fn random_latents_round_trip_close_to_the_ideal_size() {
     }
     let bytes = round_trip(&coder, &values, plane);
     let coded = bytes.len() as f64 * 8.0;
-    assert!(coded <= ideal * 1.01 + 64.0, "coded {coded} bits, ideal {ideal}");
+    assert!(
+        coded <= ideal * 1.01 + 64.0,
+        "coded {coded} bits, ideal {ideal}"
+    );
     let table_bits = coder.information_bits(&values, plane).unwrap();
-    assert!((table_bits - ideal).abs() / ideal < 0.001, "{table_bits} vs {ideal}");
+    assert!(
+        (table_bits - ideal).abs() / ideal < 0.001,
+        "{table_bits} vs {ideal}"
+    );
 }
 
 #[test]
@@ -57,8 +70,24 @@ fn huge_and_extreme_values_round_trip_through_the_escape() {
     let (tables, _) = laplace_tables(3, 1.0, 5);
     let coder = LatentCoder::new(&tables).unwrap();
     let values = vec![
-        i32::MIN, i32::MAX, 0, -6, 6, 5, -5, 1 << 20, -(1 << 20), 1000, -1000,
-        i32::MIN + 1, i32::MAX - 1, 7, -7, 123_456_789, -987_654_321, 0,
+        i32::MIN,
+        i32::MAX,
+        0,
+        -6,
+        6,
+        5,
+        -5,
+        1 << 20,
+        -(1 << 20),
+        1000,
+        -1000,
+        i32::MIN + 1,
+        i32::MAX - 1,
+        7,
+        -7,
+        123_456_789,
+        -987_654_321,
+        0,
     ];
     round_trip(&coder, &values, 6);
 }
@@ -99,7 +128,10 @@ fn table_edges_and_every_escape_length_round_trip() {
 fn wrong_shape_is_an_error() {
     let (tables, _) = laplace_tables(2, 1.0, 3);
     let coder = LatentCoder::new(&tables).unwrap();
-    assert!(matches!(coder.encode(&[1, 2, 3], 2), Err(CodingError::Shape { .. })));
+    assert!(matches!(
+        coder.encode(&[1, 2, 3], 2),
+        Err(CodingError::Shape { .. })
+    ));
 }
 
 #[test]

@@ -1,0 +1,302 @@
+//! The `nic` binary end to end: a tiny model trained by `nic train`, then encode, info and
+//! decode round trips, and the errors users get for bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+fn nic(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nic"))
+        .args(args)
+        .output()
+        .expect("nic runs")
+}
+
+fn ok(args: &[&str]) -> Output {
+    let out = nic(args);
+    assert!(
+        out.status.success(),
+        "nic {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Fails with exit code 1, a message containing `needle`, and no panic.
+fn fails(args: &[&str], needle: &str) {
+    let out = nic(args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "nic {args:?}: {err}");
+    assert!(
+        err.contains(needle),
+        "nic {args:?}: expected '{needle}' in: {err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+fn picture(path: &Path, w: u32, h: u32) {
+    image::RgbImage::from_fn(w, h, |x, y| {
+        image::Rgb([(x * 3) as u8, (y * 2) as u8, ((x ^ y) & 255) as u8])
+    })
+    .save(path)
+    .unwrap();
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+}
+
+/// Two tiny models (different seeds) trained once for all tests.
+fn fixture() -> &'static Fixture {
+    static F: OnceLock<Fixture> = OnceLock::new();
+    F.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_path_buf();
+        let data = root.join("data");
+        std::fs::create_dir(&data).unwrap();
+        for i in 0..8 {
+            picture(&data.join(format!("{i}.png")), 32 + i, 32);
+        }
+        for (name, seed) in [("model", "1"), ("other", "2")] {
+            ok(&[
+                "train",
+                "--data",
+                data.to_str().unwrap(),
+                "--out",
+                root.join(name).to_str().unwrap(),
+                "--channels",
+                "8",
+                "--latent-channels",
+                "8",
+                "--steps",
+                "3",
+                "--batch",
+                "2",
+                "--seed",
+                seed,
+                "--quality",
+                "2",
+                "--quiet",
+            ]);
+        }
+        Fixture { _dir: dir, root }
+    })
+}
+
+fn p(f: &Fixture, name: &str) -> String {
+    f.root.join(name).to_str().unwrap().to_string()
+}
+
+#[test]
+fn encode_info_decode_round_trip_at_odd_sizes() {
+    let f = fixture();
+    for (w, h) in [(1, 1), (31, 17), (70, 33)] {
+        let src = p(f, &format!("src_{w}x{h}.png"));
+        picture(Path::new(&src), w, h);
+        let enc = p(f, &format!("src_{w}x{h}.nic"));
+        let dec = p(f, &format!("out_{w}x{h}.png"));
+        ok(&[
+            "encode",
+            &src,
+            "-o",
+            &enc,
+            "--model",
+            &p(f, "model"),
+            "--quality",
+            "2",
+            "--quiet",
+        ]);
+        let info = ok(&["info", &enc, "--json"]);
+        let v: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
+        assert_eq!(
+            (v["width"].as_u64(), v["height"].as_u64()),
+            (Some(w as u64), Some(h as u64))
+        );
+        assert_eq!(v["crc_ok"], true);
+        ok(&[
+            "decode",
+            &enc,
+            "-o",
+            &dec,
+            "--model",
+            &p(f, "model"),
+            "--quiet",
+        ]);
+        let out = image::open(&dec).unwrap();
+        assert_eq!((out.width(), out.height()), (w, h));
+    }
+}
+
+/// `nic CMD INPUT -o OUTPUT --model MODEL` fails with `needle` and leaves no output.
+fn fails_io(f: &Fixture, cmd: &str, input: &str, output: &str, model: &str, needle: &str) {
+    let out = p(f, output);
+    fails(&[cmd, input, "-o", &out, "--model", &p(f, model)], needle);
+    assert!(!Path::new(&out).exists(), "{out} was left behind");
+}
+
+#[test]
+fn errors_are_clear_and_leave_no_output() {
+    let f = fixture();
+    let src = p(f, "e.png");
+    picture(Path::new(&src), 20, 20);
+    let enc = p(f, "e.nic");
+    ok(&[
+        "encode",
+        &src,
+        "-o",
+        &enc,
+        "--model",
+        &p(f, "model"),
+        "-q",
+        "2",
+        "--quiet",
+    ]);
+
+    fails_io(f, "decode", &enc, "wrong.png", "other", "different model");
+    fails(
+        &[
+            "encode",
+            &src,
+            "-o",
+            &enc,
+            "--model",
+            &p(f, "model"),
+            "-q",
+            "2",
+        ],
+        "--force",
+    );
+    fails(
+        &[
+            "encode",
+            &src,
+            "-o",
+            &p(f, "q9.nic"),
+            "--model",
+            &p(f, "model"),
+            "-q",
+            "9",
+        ],
+        "no model of quality 9",
+    );
+    fails_io(
+        f,
+        "encode",
+        &p(f, "missing.png"),
+        "m.nic",
+        "model",
+        "missing.png",
+    );
+    fails_io(
+        f,
+        "encode",
+        &f.root.to_string_lossy(),
+        "d.nic",
+        "model",
+        "directory",
+    );
+    std::fs::write(p(f, "text.png"), "this is not a picture").unwrap();
+    fails_io(
+        f,
+        "encode",
+        &p(f, "text.png"),
+        "t.nic",
+        "model",
+        "not an image",
+    );
+
+    let good = std::fs::read(&enc).unwrap();
+    let n = good.len();
+    let corrupt = |at: usize, value: u8| {
+        let mut b = good.clone();
+        b[at] = value;
+        b
+    };
+    let bad_files: [(&str, Vec<u8>, &str); 5] = [
+        ("empty.nic", vec![], "empty"),
+        ("magic.nic", corrupt(0, b'X'), "wrong magic"),
+        ("crc.nic", corrupt(n - 6, good[n - 6] ^ 1), "CRC"),
+        ("short.nic", good[..n / 2].to_vec(), "truncated"),
+        ("future.nic", corrupt(4, 9), "newer than this nic supports"),
+    ];
+    for (name, bytes, needle) in bad_files {
+        std::fs::write(p(f, name), bytes).unwrap();
+        fails_io(f, "decode", &p(f, name), "x.png", "model", needle);
+    }
+    fails(
+        &["info", &p(f, "future.nic")],
+        "newer than this nic supports",
+    );
+}
+
+#[test]
+fn eval_reports_every_quality() {
+    let f = fixture();
+    let out = ok(&[
+        "eval",
+        "--data",
+        &p(f, "data"),
+        "--model",
+        &p(f, "model"),
+        "--quiet",
+        "--json",
+        &p(f, "eval.json"),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("8 images"), "{text}");
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(p(f, "eval.json")).unwrap()).unwrap();
+    assert_eq!(v[0]["quality"], 2);
+    assert!(v[0]["bpp"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn bundled_default_model_round_trips_a_sample_at_every_quality() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let models = repo.join("models/default");
+    let sample = repo.join("datasets/samples/cifar-cat-0000.jpg");
+    let dir = tempfile::tempdir().unwrap();
+    let mut sizes = Vec::new();
+    for q in ["1", "2", "3", "4"] {
+        let enc = dir.path().join(format!("cat-{q}.nic"));
+        let dec = dir.path().join(format!("cat-{q}.png"));
+        ok(&[
+            "encode",
+            sample.to_str().unwrap(),
+            "-o",
+            enc.to_str().unwrap(),
+            "-q",
+            q,
+            "--model",
+            models.to_str().unwrap(),
+            "--quiet",
+        ]);
+        ok(&[
+            "decode",
+            enc.to_str().unwrap(),
+            "-o",
+            dec.to_str().unwrap(),
+            "--model",
+            models.to_str().unwrap(),
+            "--quiet",
+        ]);
+        sizes.push(std::fs::metadata(&enc).unwrap().len());
+        let a = image::open(&sample).unwrap().to_rgb8();
+        let b = image::open(&dec).unwrap().to_rgb8();
+        let psnr = 10.0 * (255.0f64.powi(2) / mse(a.as_raw(), b.as_raw())).log10();
+        assert!(psnr > 18.0, "quality {q}: PSNR {psnr:.2} dB");
+    }
+    assert!(
+        sizes.windows(2).all(|w| w[0] <= w[1]),
+        "higher quality should not give smaller files: {sizes:?}"
+    );
+}
+
+fn mse(a: &[u8], b: &[u8]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(&x, &y)| (x as f64 - y as f64).powi(2))
+        .sum::<f64>()
+        / a.len() as f64
+}

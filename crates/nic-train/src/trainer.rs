@@ -7,8 +7,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use nic_data::{Sampler, center_crops};
 use nic_model::burn::grad_clipping::GradientClippingConfig;
 use nic_model::burn::module::Module;
-use nic_model::burn::optim::{AdamConfig, GradientsParams};
-use nic_model::burn::store::ModuleRecord;
+use nic_model::burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use nic_model::burn::store::{ModuleRecord, RecordError};
 use nic_model::burn::tensor::{Bytes, Device, Tensor, TensorData};
 use nic_model::{Architecture, Compressor, ModelInfo, SavedModel, TrainingInfo, build_tables};
 use rand::{Rng, SeedableRng, rngs::StdRng};
@@ -123,47 +123,12 @@ pub fn train(opts: &TrainOptions, device: &Device) -> Result<TrainSummary, Train
         seed: opts.seed,
     };
     let ad = device.clone().autodiff();
-    ad.seed(opts.seed);
-    let mut model = Compressor::new(&opts.architecture, &ad);
-    let mut optim = AdamConfig::new()
-        .with_grad_clipping(Some(GradientClippingConfig::Norm(1.0)))
-        .init();
-    let mut step = 0;
-    let mut elapsed_before = 0.0;
-    let existing = Checkpoint::load_latest(&opts.out)?;
-    match (&existing, opts.resume) {
-        (Some((ck, warnings)), true) => {
-            for w in warnings {
-                eprintln!("warning: {w}");
-            }
-            if ck.key != key {
-                return Err(TrainError::Invalid(format!(
-                    "the checkpoint in {} was made with different settings ({:?}); resume with the same --lambda, --batch, --crop, --seed and architecture",
-                    opts.out.display(),
-                    ck.key
-                )));
-            }
-            let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(ck.model.clone()))
-                .map_err(|e| TrainError::Invalid(format!("checkpoint model: {e}")))?;
-            model = model
-                .try_load_record(record)
-                .map_err(|e| TrainError::Invalid(format!("checkpoint model: {e}")))?;
-            optim = optim
-                .from_bytes(Bytes::from_bytes_vec(ck.optimizer.clone()))
-                .map_err(|e| TrainError::Invalid(format!("checkpoint optimizer: {e}")))?;
-            step = ck.step;
-            elapsed_before = ck.elapsed_seconds;
-            note(format!("resuming from step {step}"));
-        }
-        (Some(_), false) => {
-            return Err(TrainError::Invalid(format!(
-                "{} already holds a training run; pass --resume to continue it or choose another --out",
-                opts.out.display()
-            )));
-        }
-        (None, true) => note("no checkpoint to resume from; starting a new run".into()),
-        (None, false) => {}
-    }
+    let Start {
+        mut model,
+        mut optim,
+        mut step,
+        elapsed: elapsed_before,
+    } = start_or_resume(opts, &key, &ad)?;
     let log = Log::open(&opts.out, Some(step)).map_err(io)?;
 
     let first_step = step;
@@ -291,6 +256,74 @@ pub fn train(opts: &TrainOptions, device: &Device) -> Result<TrainSummary, Train
     })
 }
 
+/// Where a run starts: fresh weights at step 0, or the checkpoint's weights, optimizer state
+/// and step.
+struct Start {
+    model: Compressor,
+    optim: ModuleOptimizer,
+    step: u64,
+    elapsed: f64,
+}
+
+fn start_or_resume(opts: &TrainOptions, key: &RunKey, ad: &Device) -> Result<Start, TrainError> {
+    ad.seed(opts.seed);
+    let model = Compressor::new(&opts.architecture, ad);
+    let optim = AdamConfig::new()
+        .with_grad_clipping(Some(GradientClippingConfig::Norm(1.0)))
+        .init();
+    let fresh = Start {
+        model,
+        optim,
+        step: 0,
+        elapsed: 0.0,
+    };
+    let note = |msg: &str| {
+        if opts.progress {
+            eprintln!("{msg}")
+        }
+    };
+    let Some((ck, warnings)) = Checkpoint::load_latest(&opts.out)? else {
+        if opts.resume {
+            note("no checkpoint to resume from; starting a new run");
+        }
+        return Ok(fresh);
+    };
+    if !opts.resume {
+        return Err(TrainError::Invalid(format!(
+            "{} already holds a training run; pass --resume to continue it or choose another --out",
+            opts.out.display()
+        )));
+    }
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
+    if ck.key != *key {
+        return Err(TrainError::Invalid(format!(
+            "the checkpoint in {} was made with different settings ({:?}); resume with the same --lambda, --batch, --crop, --seed and architecture",
+            opts.out.display(),
+            ck.key
+        )));
+    }
+    let bad = |what: &str, e: RecordError| TrainError::Invalid(format!("checkpoint {what}: {e}"));
+    let record =
+        ModuleRecord::from_bytes(Bytes::from_bytes_vec(ck.model)).map_err(|e| bad("model", e))?;
+    let model = fresh
+        .model
+        .try_load_record(record)
+        .map_err(|e| bad("model", e))?;
+    let optim = fresh
+        .optim
+        .from_bytes(Bytes::from_bytes_vec(ck.optimizer))
+        .map_err(|e| bad("optimizer", e))?;
+    note(&format!("resuming from step {}", ck.step));
+    Ok(Start {
+        model,
+        optim,
+        step: ck.step,
+        elapsed: ck.elapsed_seconds,
+    })
+}
+
 /// Adam at `--lr`, divided by 10 for the last 10 % of the steps (CompressAI's recipe lowers the
 /// rate once the loss plateaus; a fixed point is reproducible across resumes).
 fn learning_rate(opts: &TrainOptions, step: u64) -> f64 {
@@ -368,7 +401,7 @@ fn validate(
 /// Writes the checkpoint and exports the model (with fresh entropy tables) for `nic encode`.
 fn save(
     model: &Compressor,
-    optim: &mut nic_model::burn::optim::ModuleOptimizer,
+    optim: &mut ModuleOptimizer,
     step: u64,
     elapsed: f64,
     key: &RunKey,

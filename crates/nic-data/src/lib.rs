@@ -123,3 +123,51 @@ fn is_tar_gz(path: &Path) -> bool {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
     path.is_file() && (name.ends_with(".tar.gz") || name.ends_with(".tgz"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn folder(dir: &Path, n: u32) {
+        std::fs::create_dir_all(dir).unwrap();
+        for i in 0..n {
+            RgbImage::from_pixel(8, 8, image::Rgb([i as u8, 0, 0]))
+                .save(dir.join(format!("{i:02}.png")))
+                .unwrap();
+        }
+    }
+
+    #[test]
+    fn a_folder_holds_out_a_spread_validation_set() {
+        let dir = tempfile::tempdir().unwrap();
+        folder(dir.path(), 40);
+        let s = open(dir.path(), None, 1000).unwrap();
+        assert_eq!((s.train.len(), s.val.len()), (36, 4));
+        let val_ids: Vec<u8> = s.val.iter().map(|i| i.get_pixel(0, 0).0[0]).collect();
+        assert_eq!(val_ids, [0, 10, 20, 30]);
+        assert!(
+            s.train
+                .iter()
+                .all(|i| !val_ids.contains(&i.get_pixel(0, 0).0[0]))
+        );
+    }
+
+    #[test]
+    fn an_explicit_validation_folder_is_used_and_capped() {
+        let dir = tempfile::tempdir().unwrap();
+        folder(&dir.path().join("train"), 5);
+        folder(&dir.path().join("val"), 9);
+        let s = open(&dir.path().join("train"), Some(&dir.path().join("val")), 3).unwrap();
+        assert_eq!((s.train.len(), s.val.len()), (5, 3));
+    }
+
+    #[test]
+    fn unusable_paths_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("x.bin");
+        std::fs::write(&file, b"x").unwrap();
+        assert!(open(&file, None, 10).is_err());
+        folder(&dir.path().join("one"), 1);
+        assert!(open(&dir.path().join("one"), None, 10).is_err());
+    }
+}

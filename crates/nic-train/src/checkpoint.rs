@@ -20,7 +20,14 @@ pub struct RunKey {
     pub lambda: f64,
     pub batch: usize,
     pub crop: usize,
+    /// Mosaic factor (absent in checkpoints made before mosaics existed: 1).
+    #[serde(default = "one")]
+    pub mosaic: usize,
     pub seed: u64,
+}
+
+fn one() -> usize {
+    1
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -149,6 +156,7 @@ mod tests {
                 lambda: 0.01,
                 batch: 4,
                 crop: 32,
+                mosaic: 1,
                 seed: 1,
             },
             step,

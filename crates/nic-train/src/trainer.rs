@@ -28,6 +28,10 @@ pub struct TrainOptions {
     pub steps: u64,
     pub batch: usize,
     pub crop: usize,
+    /// Tile this many × this many images into each sample (1: plain crops).
+    pub mosaic: usize,
+    /// Start from the weights of this exported model instead of a random initialization.
+    pub init: Option<PathBuf>,
     pub lr: f64,
     pub seed: u64,
     pub val_size: usize,
@@ -88,18 +92,26 @@ pub fn train(opts: &TrainOptions, device: &Device) -> Result<TrainSummary, Train
             Architecture::STRIDE
         )));
     }
+    if opts.mosaic == 0 || opts.crop % opts.mosaic != 0 {
+        return Err(TrainError::Invalid(
+            "--crop must be a multiple of --mosaic".into(),
+        ));
+    }
+    let tile = opts.crop / opts.mosaic;
     let split = nic_data::open(&opts.data, opts.val.as_deref(), opts.val_size)?;
-    let (sampler, skipped) = Sampler::new(&split.train, opts.crop, opts.batch, opts.seed);
+    let (sampler, skipped) =
+        Sampler::new(&split.train, opts.crop, opts.mosaic, opts.batch, opts.seed);
     let val_images: Vec<_> = split
         .val
         .iter()
-        .filter(|i| i.width() as usize >= opts.crop && i.height() as usize >= opts.crop)
+        .filter(|i| i.width() as usize >= tile && i.height() as usize >= tile)
         .cloned()
         .collect();
-    if sampler.is_empty() || val_images.is_empty() {
+    let val_batch = center_crops(&val_images, opts.crop, opts.mosaic);
+    let val_count = val_images.len() / (opts.mosaic * opts.mosaic);
+    if sampler.is_empty() || val_count == 0 {
         return Err(TrainError::Invalid(format!(
-            "no training or validation image is at least {0}×{0} pixels (--crop)",
-            opts.crop
+            "not enough training or validation images of at least {tile}×{tile} pixels (--crop / --mosaic)"
         )));
     }
     let note = |msg: String| {
@@ -110,8 +122,7 @@ pub fn train(opts: &TrainOptions, device: &Device) -> Result<TrainSummary, Train
     note(split.description.clone());
     if skipped > 0 {
         note(format!(
-            "skipped {skipped} training images smaller than the {0}×{0} crop",
-            opts.crop
+            "skipped {skipped} training images smaller than {tile}×{tile}"
         ));
     }
 
@@ -120,6 +131,7 @@ pub fn train(opts: &TrainOptions, device: &Device) -> Result<TrainSummary, Train
         lambda: opts.lambda,
         batch: opts.batch,
         crop: opts.crop,
+        mosaic: opts.mosaic,
         seed: opts.seed,
     };
     let ad = device.clone().autodiff();
@@ -132,8 +144,7 @@ pub fn train(opts: &TrainOptions, device: &Device) -> Result<TrainSummary, Train
     let log = Log::open(&opts.out, Some(step)).map_err(io)?;
 
     let first_step = step;
-    let val_batch = center_crops(&val_images, opts.crop);
-    let validate = |model: &Compressor| validate(model, &val_batch, val_images.len(), opts, device);
+    let validate = |model: &Compressor| validate(model, &val_batch, val_count, opts, device);
     let first_val = if step == 0 {
         Some(validate(&model))
     } else {
@@ -271,6 +282,24 @@ fn start_or_resume(opts: &TrainOptions, key: &RunKey, ad: &Device) -> Result<Sta
     let optim = AdamConfig::new()
         .with_grad_clipping(Some(GradientClippingConfig::Norm(1.0)))
         .init();
+    let model = match &opts.init {
+        Some(dir) => {
+            let saved = SavedModel::load(dir, &ad.clone().without_autodiff())?;
+            if saved.info.architecture != opts.architecture {
+                return Err(TrainError::Invalid(format!(
+                    "--init {}: architecture {:?} differs from {:?}",
+                    dir.display(),
+                    saved.info.architecture,
+                    opts.architecture
+                )));
+            }
+            let record = saved.compressor.into_record();
+            model
+                .try_load_record(record)
+                .map_err(|e| TrainError::Invalid(format!("--init: {e}")))?
+        }
+        None => model,
+    };
     let fresh = Start {
         model,
         optim,

@@ -42,6 +42,8 @@ fn options(data: &Path, out: &Path, steps: u64) -> TrainOptions {
         steps,
         batch: 4,
         crop: 32,
+        mosaic: 1,
+        init: None,
         lr: 2e-3,
         seed: 5,
         val_size: 4,

@@ -30,6 +30,13 @@ pub struct Args {
     /// Side of the random square crops (a multiple of 16).
     #[arg(long, default_value_t = 32)]
     crop: usize,
+    /// Train on mosaics of K×K images, each cropped to crop/K: lets small pictures such as
+    /// CIFAR-10's teach the transforms what the interior of a large photograph looks like.
+    #[arg(long, default_value_t = 1)]
+    mosaic: usize,
+    /// Initialize the weights from this exported model (fine-tuning) instead of at random.
+    #[arg(long)]
+    init: Option<PathBuf>,
     /// Adam learning rate (divided by 10 for the last 10 % of the steps).
     #[arg(long, default_value_t = 1e-4)]
     lr: f64,
@@ -79,6 +86,8 @@ pub fn run(a: Args) -> Result<()> {
         steps: a.steps,
         batch: a.batch,
         crop: a.crop,
+        mosaic: a.mosaic,
+        init: a.init,
         lr: a.lr,
         seed: a.seed,
         val_size: a.val_size,

@@ -5,14 +5,18 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-fn nic(args: &[&str]) -> Output {
+/// Anything `Command::args` takes: `&str`s or `String`s.
+trait Arg: AsRef<std::ffi::OsStr> + std::fmt::Debug {}
+impl<T: AsRef<std::ffi::OsStr> + std::fmt::Debug> Arg for T {}
+
+fn nic(args: &[impl Arg]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_nic"))
         .args(args)
         .output()
         .expect("nic runs")
 }
 
-fn ok(args: &[&str]) -> Output {
+fn ok(args: &[impl Arg]) -> Output {
     let out = nic(args);
     assert!(
         out.status.success(),
@@ -23,7 +27,7 @@ fn ok(args: &[&str]) -> Output {
 }
 
 /// Fails with exit code 1, a message containing `needle`, and no panic.
-fn fails(args: &[&str], needle: &str) {
+fn fails(args: &[impl Arg], needle: &str) {
     let out = nic(args);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "nic {args:?}: {err}");
@@ -141,45 +145,17 @@ fn errors_are_clear_and_leave_no_output() {
     let src = p(f, "e.png");
     picture(Path::new(&src), 20, 20);
     let enc = p(f, "e.nic");
-    ok(&[
-        "encode",
-        &src,
-        "-o",
-        &enc,
-        "--model",
-        &p(f, "model"),
-        "-q",
-        "2",
-        "--quiet",
-    ]);
+    let model = p(f, "model");
+    let encode = |out: &str, q: &'static str| -> Vec<String> {
+        ["encode", &src, "-o", out, "--model", &model, "-q", q]
+            .map(String::from)
+            .to_vec()
+    };
+    ok(&encode(&enc, "2"));
 
     fails_io(f, "decode", &enc, "wrong.png", "other", "different model");
-    fails(
-        &[
-            "encode",
-            &src,
-            "-o",
-            &enc,
-            "--model",
-            &p(f, "model"),
-            "-q",
-            "2",
-        ],
-        "--force",
-    );
-    fails(
-        &[
-            "encode",
-            &src,
-            "-o",
-            &p(f, "q9.nic"),
-            "--model",
-            &p(f, "model"),
-            "-q",
-            "9",
-        ],
-        "no model of quality 9",
-    );
+    fails(&encode(&enc, "2"), "--force");
+    fails(&encode(&p(f, "q9.nic"), "9"), "no model of quality 9");
     fails_io(
         f,
         "encode",

@@ -3,12 +3,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use nic_model::SavedModel;
 use nic_model::burn::tensor::Device;
+use nic_model::{INFO_FILE, SavedModel};
 
 use crate::{Codec, CodecError};
-
-const INFO_FILE: &str = "model.json";
 
 /// The models of a folder, by quality: either one model (`DIR/model.json`) or a set of them
 /// in subfolders (`DIR/q1/model.json`, `DIR/q2/model.json`, …).

@@ -23,7 +23,7 @@ pub use compressor::{Compressor, RdOutput};
 pub use device::{DeviceChoice, DeviceError};
 pub use gdn::Gdn;
 pub use prior::FactorizedPrior;
-pub use store::{ModelError, ModelInfo, SavedModel, TrainingInfo};
+pub use store::{INFO_FILE, ModelError, ModelInfo, SavedModel, TrainingInfo, WEIGHTS_FILE};
 pub use tables::build_tables;
 pub use transforms::{Analysis, Synthesis};
 

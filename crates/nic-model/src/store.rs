@@ -179,7 +179,7 @@ impl SavedModel {
 /// enough to tell models apart (two models collide with probability 2^-32), short enough for
 /// 32×32 images. Hashing values rather than the weights file makes the id independent of how
 /// the file was written (burnpack also stores per-run parameter ids).
-pub fn model_id(compressor: &Compressor, tables: &[ChannelTable]) -> [u8; 4] {
+fn model_id(compressor: &Compressor, tables: &[ChannelTable]) -> [u8; 4] {
     struct Hasher(Sha256);
     impl ModuleVisitor for Hasher {
         fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {

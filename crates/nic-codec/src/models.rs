@@ -63,7 +63,7 @@ impl ModelSet {
         self.by_quality.keys().copied().collect()
     }
 
-    pub fn path(&self, quality: u8) -> Option<&Path> {
+    fn path(&self, quality: u8) -> Option<&Path> {
         self.by_quality.get(&quality).map(PathBuf::as_path)
     }
 

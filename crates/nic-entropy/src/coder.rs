@@ -64,10 +64,6 @@ impl LatentCoder {
         Ok(LatentCoder { channels })
     }
 
-    pub fn num_channels(&self) -> usize {
-        self.channels.len()
-    }
-
     fn check_shape(&self, got: usize, plane: usize) -> Result<(), CodingError> {
         if self.channels.len().checked_mul(plane) != Some(got) {
             return Err(CodingError::Shape {

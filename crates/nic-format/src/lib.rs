@@ -59,6 +59,8 @@ pub struct NicFile {
 /// Everything that can be wrong with a `.nic` file, each with a message that names the problem.
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum FormatError {
+    #[error("the file is empty")]
+    Empty,
     #[error("not a .nic file (wrong magic bytes)")]
     BadMagic,
     #[error("file is truncated: {0}")]
@@ -178,6 +180,9 @@ impl Header {
     /// Parses the header and checks that the declared payloads fit the file exactly. Returns
     /// the header and the offset of the first payload byte. Does not check the CRC.
     pub fn parse(data: &[u8]) -> Result<(Header, usize), FormatError> {
+        if data.is_empty() {
+            return Err(FormatError::Empty);
+        }
         let mut r = Reader { data, pos: 0 };
         let magic = r.take(4, "magic")?;
         if magic != MAGIC {

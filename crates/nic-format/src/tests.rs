@@ -73,6 +73,11 @@ fn crc_mismatch_is_detected_for_every_flipped_payload_bit() {
 }
 
 #[test]
+fn empty_file_is_named_as_such() {
+    assert_eq!(NicFile::parse(&[]), Err(FormatError::Empty));
+}
+
+#[test]
 fn wrong_magic_is_rejected() {
     let mut b = sample().to_bytes().unwrap();
     b[1] = b'X';

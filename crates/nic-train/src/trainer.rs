@@ -46,6 +46,15 @@ pub struct TrainOptions {
     pub command: String,
 }
 
+impl TrainOptions {
+    /// A progress message, unless the run is quiet.
+    fn note(&self, msg: &str) {
+        if self.progress {
+            eprintln!("{msg}");
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ValStats {
     pub loss: f64,
@@ -114,14 +123,9 @@ pub fn train(opts: &TrainOptions, device: &Device) -> Result<TrainSummary, Train
             "not enough training or validation images of at least {tile}×{tile} pixels (--crop / --mosaic)"
         )));
     }
-    let note = |msg: String| {
-        if opts.progress {
-            eprintln!("{msg}")
-        }
-    };
-    note(split.description.clone());
+    opts.note(&split.description);
     if skipped > 0 {
-        note(format!(
+        opts.note(&format!(
             "skipped {skipped} training images smaller than {tile}×{tile}"
         ));
     }
@@ -306,14 +310,9 @@ fn start_or_resume(opts: &TrainOptions, key: &RunKey, ad: &Device) -> Result<Sta
         step: 0,
         elapsed: 0.0,
     };
-    let note = |msg: &str| {
-        if opts.progress {
-            eprintln!("{msg}")
-        }
-    };
     let Some((ck, warnings)) = Checkpoint::load_latest(&opts.out)? else {
         if opts.resume {
-            note("no checkpoint to resume from; starting a new run");
+            opts.note("no checkpoint to resume from; starting a new run");
         }
         return Ok(fresh);
     };
@@ -344,7 +343,7 @@ fn start_or_resume(opts: &TrainOptions, key: &RunKey, ad: &Device) -> Result<Sta
         .optim
         .from_bytes(Bytes::from_bytes_vec(ck.optimizer))
         .map_err(|e| bad("optimizer", e))?;
-    note(&format!("resuming from step {}", ck.step));
+    opts.note(&format!("resuming from step {}", ck.step));
     Ok(Start {
         model,
         optim,

@@ -1,7 +1,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use nic_format::NicFile;
 
 #[derive(clap::Args)]
@@ -16,15 +16,8 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Result<()> {
-    let output = a
-        .output
-        .clone()
-        .unwrap_or_else(|| super::default_output(&a.input, "png"));
-    super::check_output(&a.input, &output, a.common.force)?;
+    let output = a.common.output(&a.input, a.output.as_deref(), "png")?;
     let bytes = super::read_file(&a.input)?;
-    if bytes.is_empty() {
-        bail!("{} is empty", a.input.display());
-    }
     let file = NicFile::parse(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", a.input.display()))?;
     let set = super::model_set(a.common.model.as_deref())?;
     let device = super::open_device(a.common.device, a.common.quiet);

@@ -18,12 +18,8 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Result<()> {
-    let output = a
-        .output
-        .clone()
-        .unwrap_or_else(|| super::default_output(&a.input, "nic"));
-    super::check_output(&a.input, &output, a.common.force)?;
-    super::read_file(&a.input)?; // clear errors for missing files and directories
+    let output = a.common.output(&a.input, a.output.as_deref(), "nic")?;
+    super::check_input(&a.input)?;
     let loaded = nic_image::load_rgb8(&a.input)?;
     if !a.common.quiet {
         for n in &loaded.notes {

@@ -47,33 +47,41 @@ pub fn open_device(choice: DeviceChoice, quiet: bool) -> Device {
     device
 }
 
-/// Refuses to overwrite the input or an existing file (unless `force`).
-pub fn check_output(input: &Path, output: &Path, force: bool) -> Result<()> {
-    if let (Ok(a), Ok(b)) = (input.canonicalize(), output.canonicalize()) {
-        if a == b {
-            bail!("output {} is the input file", output.display());
+impl CodecArgs {
+    /// The output path (`given`, or the input with extension `ext`), refusing to overwrite the
+    /// input, a directory, or an existing file without `--force`.
+    pub fn output(&self, input: &Path, given: Option<&Path>, ext: &str) -> Result<PathBuf> {
+        let output = given.map_or_else(|| input.with_extension(ext), Path::to_path_buf);
+        if let (Ok(a), Ok(b)) = (input.canonicalize(), output.canonicalize()) {
+            if a == b {
+                bail!("output {} is the input file", output.display());
+            }
         }
+        if output.is_dir() {
+            bail!("output {} is a directory", output.display());
+        }
+        if output.exists() && !self.force {
+            bail!("{} exists; pass --force to overwrite it", output.display());
+        }
+        Ok(output)
     }
-    if output.is_dir() {
-        bail!("output {} is a directory", output.display());
-    }
-    if output.exists() && !force {
-        bail!("{} exists; pass --force to overwrite it", output.display());
+}
+
+/// A clear error for an input that is missing or a directory, before any decoder sees it.
+pub fn check_input(path: &Path) -> Result<()> {
+    let meta =
+        std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+    if meta.is_dir() {
+        bail!("{} is a directory, not a file", path.display());
     }
     Ok(())
 }
 
 pub fn read_file(path: &Path) -> Result<Vec<u8>> {
-    if path.is_dir() {
-        bail!("{} is a directory, not a file", path.display());
-    }
+    check_input(path)?;
     std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
 }
 
 pub fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
     nic_fs::write_atomic(path, bytes).with_context(|| format!("cannot write {}", path.display()))
-}
-
-pub fn default_output(input: &Path, ext: &str) -> PathBuf {
-    input.with_extension(ext)
 }

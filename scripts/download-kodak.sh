@@ -9,4 +9,4 @@ for i in $(seq -w 1 24); do
   f="$dest/kodim$i.png"
   [ -f "$f" ] || { curl -fL --retry 3 -o "$f.part" "https://r0k.us/graphics/kodak/kodak/kodim$i.png" && mv "$f.part" "$f"; }
 done
-echo "24 images in $dest; evaluate with: nic eval --data $dest"
+echo "24 images in $dest; compare with: nic compare --data $dest --out report"

@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "nic",
     version,
-    about = "A learned neural image codec: train, encode, decode, evaluate."
+    about = "A learned neural image codec: train, encode, decode, compare with JPEG and others."
 )]
 struct Cli {
     /// Worker threads for the CPU backend (default: all cores).
@@ -28,8 +28,10 @@ enum Command {
     Decode(cmd::decode::Args),
     /// Show the header of a .nic file.
     Info(cmd::info::Args),
-    /// Encode and decode a folder of images at each quality; report bpp, PSNR and timings.
-    Eval(cmd::eval::Args),
+    /// Compare nic with JPEG, WebP and lossless compressors on a folder of images: bpp, PSNR,
+    /// MS-SSIM, ratios, BD-rates, plots and an HTML report.
+    #[command(visible_alias = "eval")]
+    Compare(cmd::compare::Args),
 }
 
 fn main() {
@@ -47,7 +49,7 @@ fn main() {
         Command::Encode(a) => cmd::encode::run(a),
         Command::Decode(a) => cmd::decode::run(a),
         Command::Info(a) => cmd::info::run(a),
-        Command::Eval(a) => cmd::eval::run(a),
+        Command::Compare(a) => cmd::compare::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

@@ -1,5 +1,12 @@
 //! Quality and size metrics, computed the way the learned-compression literature reports them
-//! (CompressAI): on 8-bit RGB values, over all pixels and the three channels.
+//! (CompressAI): on 8-bit RGB values, over all pixels and the three channels; and the
+//! Bjøntegaard delta that summarizes a whole rate-distortion curve against another.
+
+mod bjontegaard;
+mod ms_ssim;
+
+pub use bjontegaard::{Pchip, RdPoint, bd_psnr, bd_rate};
+pub use ms_ssim::{MsSsim, ms_ssim, scales_for};
 
 /// Mean squared error between two equally sized 8-bit buffers (any layout, same for both).
 ///

@@ -1,8 +1,8 @@
 //! One module per subcommand, plus what they share.
 
+pub mod compare;
 pub mod decode;
 pub mod encode;
-pub mod eval;
 pub mod info;
 pub mod train;
 

@@ -1,0 +1,130 @@
+use std::path::PathBuf;
+
+use anyhow::Result;
+use nic_compare::{Options, Selection, Summary};
+use nic_model::DeviceChoice;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Folder of images (PNG, JPEG, …; searched recursively).
+    #[arg(long)]
+    data: PathBuf,
+    /// Output folder for results/, per_image.csv, summary.json, plots and report.html
+    /// (without it, only the tables are printed).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Codecs, comma-separated: nic, jpeg-image, jpeg-turbo-420, jpeg-turbo-444, webp,
+    /// lossless, or all.
+    #[arg(long, default_value = "all")]
+    codecs: String,
+    /// Model folder for nic (default: the bundled models/default).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Use at most this many images, evenly spread over the sorted list.
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Images shown as side-by-side crops in the report.
+    #[arg(long, default_value_t = 3)]
+    crops: usize,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+    #[arg(long, default_value = "auto")]
+    device: DeviceChoice,
+}
+
+pub fn run(a: Args) -> Result<()> {
+    let selection = Selection::parse(&a.codecs)?;
+    // The bundled model is looked for only when nic is compared.
+    let model_dir = match &a.model {
+        Some(d) => Some(d.clone()),
+        None if selection.contains("nic") => Some(nic_codec::default_model_dir()?),
+        None => None,
+    };
+    let options = Options {
+        data: a.data.clone(),
+        out: a.out.clone(),
+        selection,
+        model_dir,
+        device: super::open_device(a.device, a.quiet),
+        limit: a.limit,
+        crops: a.crops,
+        progress: !a.quiet,
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+    };
+    let result = nic_compare::run(&options)?;
+    print_tables(&result.summary);
+    if let Some(out) = &a.out {
+        println!(
+            "\nwrote {} files to {}; open {}",
+            result.written.len(),
+            out.display(),
+            out.join("report.html").display()
+        );
+    }
+    Ok(())
+}
+
+/// The compact answer: nic's points beside each codec at the same rate, BD-rates, and sizes at
+/// equal PSNR.
+fn print_tables(s: &Summary) {
+    println!(
+        "{} images from {} ({:.0} s, {} threads)",
+        s.run.images, s.run.data, s.run.wall_seconds, s.run.threads
+    );
+    println!(
+        "\n{:<16} {:>7} {:>10} {:>8} {:>9} {:>12} {:>8} {:>8} {:>8}",
+        "codec", "points", "BD-rate", "@0.25", "@0.5", "@1.0 bpp", "", "", ""
+    );
+    for c in &s.codecs {
+        let at = |i: usize| {
+            c.psnr_at[i]
+                .psnr
+                .map_or("–".to_string(), |v| format!("{v:.2} dB"))
+        };
+        println!(
+            "{:<16} {:>7} {:>10} {:>8} {:>9} {:>12}",
+            c.name,
+            c.points.len(),
+            c.bd_rate.map_or("–".to_string(), |v| format!("{v:+.1} %")),
+            at(0),
+            at(1),
+            at(2)
+        );
+    }
+    println!(
+        "(BD-rate against {}, PSNR curves; PSNR interpolated at fixed bpp)",
+        s.anchor
+    );
+    if let Some(nic) = s.codec("nic") {
+        println!(
+            "\n{:<12} {:>8} {:>9} {:>9} {:>9} {:>10} {:>15}",
+            "nic quality", "bpp", "PSNR dB", "MS-SSIM", "ratio", "header B", "coder overhead"
+        );
+        for (p, r) in nic.points.iter().zip(&s.nic_rate) {
+            println!(
+                "{:<12} {:>8.4} {:>9.2} {:>9} {:>7.1}:1 {:>10.1} {:>14.3}%",
+                p.quality,
+                p.bpp,
+                p.psnr,
+                p.ms_ssim.map_or("–".into(), |v| format!("{v:.4}")),
+                p.ratio_raw,
+                r.container_bytes,
+                r.coder_overhead_percent
+            );
+        }
+    }
+    for e in &s.equal_psnr {
+        if let Some(line) = e.sentence(&s.anchor) {
+            println!("{line}");
+        }
+    }
+    if !s.lossless.is_empty() {
+        let list: Vec<String> = s
+            .lossless
+            .iter()
+            .map(|l| format!("{} {:.2}:1", l.name, l.ratio_raw))
+            .collect();
+        println!("\nlossless (ratio to raw RGB): {}", list.join(", "));
+    }
+}

@@ -1,0 +1,239 @@
+//! The codecs under test behind one interface: nic at each of its qualities, and the lossy
+//! baselines. nic also reports where its bytes go (the rate breakdown).
+
+use std::path::Path;
+
+use nic_baselines::{LosslessCodec, LossyCodec};
+use nic_codec::{Codec, ModelSet};
+use nic_format::{Header, NicFile};
+use nic_image::RgbImage;
+use nic_model::burn::tensor::Device;
+use serde::Serialize;
+
+use crate::CompareError;
+
+/// Where the bytes of one nic file go.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct RateBreakdown {
+    /// Header and CRC: everything but the coded latents.
+    pub container_bytes: usize,
+    /// Coded bytes of each latent tensor, in file order.
+    pub tensor_bytes: Vec<usize>,
+    /// Information content of the latents under the model's floating-point prior, in bits: what
+    /// an ideal entropy coder would spend.
+    pub ideal_bits: f64,
+}
+
+/// An encoded file, with nic's breakdown of it.
+pub struct Encoded {
+    pub bytes: Vec<u8>,
+    pub breakdown: Option<RateBreakdown>,
+}
+
+/// A lossy codec swept over its quality settings.
+pub trait Subject: Send + Sync {
+    fn name(&self) -> &str;
+    fn description(&self) -> String;
+    fn qualities(&self) -> Vec<u8>;
+    fn encode(&self, image: &RgbImage, quality: u8) -> Result<Encoded, CompareError>;
+    fn decode(&self, data: &[u8]) -> Result<RgbImage, CompareError>;
+}
+
+/// A classical codec from `nic-baselines`.
+struct Baseline(Box<dyn LossyCodec>);
+
+impl Subject for Baseline {
+    fn name(&self) -> &str {
+        self.0.name()
+    }
+    fn description(&self) -> String {
+        self.0.description()
+    }
+    fn qualities(&self) -> Vec<u8> {
+        self.0.qualities()
+    }
+    fn encode(&self, image: &RgbImage, quality: u8) -> Result<Encoded, CompareError> {
+        Ok(Encoded {
+            bytes: self.0.encode(image, quality)?,
+            breakdown: None,
+        })
+    }
+    fn decode(&self, data: &[u8]) -> Result<RgbImage, CompareError> {
+        Ok(self.0.decode(data)?)
+    }
+}
+
+/// nic with every model of a model folder loaded.
+pub struct Nic {
+    dir: String,
+    codecs: Vec<Codec>,
+}
+
+impl Nic {
+    pub fn open(dir: &Path, device: &Device) -> Result<Nic, CompareError> {
+        let set = ModelSet::open(dir)?;
+        let codecs = set
+            .qualities()
+            .into_iter()
+            .map(|q| set.load(q, device))
+            .collect::<Result<_, _>>()?;
+        Ok(Nic {
+            dir: dir.display().to_string(),
+            codecs,
+        })
+    }
+
+    fn codec(&self, quality: u8) -> Result<&Codec, CompareError> {
+        self.codecs
+            .iter()
+            .find(|c| c.model.info.quality == quality)
+            .ok_or_else(|| CompareError::Invalid(format!("no nic model for quality {quality}")))
+    }
+}
+
+impl Subject for Nic {
+    fn name(&self) -> &str {
+        "nic"
+    }
+
+    fn description(&self) -> String {
+        let first = &self.codecs[0].model.info;
+        format!(
+            "nic, learned codec ({} analysis/synthesis channels, {} latent channels, factorized \
+             prior), models {} (qualities {})",
+            first.architecture.channels,
+            first.architecture.latent_channels,
+            self.dir,
+            self.qualities()
+                .iter()
+                .map(u8::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    }
+
+    fn qualities(&self) -> Vec<u8> {
+        self.codecs.iter().map(|c| c.model.info.quality).collect()
+    }
+
+    fn encode(&self, image: &RgbImage, quality: u8) -> Result<Encoded, CompareError> {
+        let (bytes, stats) = self.codec(quality)?.encode(image)?;
+        let (header, _) = Header::parse(&bytes).map_err(nic_codec::CodecError::from)?;
+        let tensor_bytes: Vec<usize> = header.shapes.iter().map(|s| s.payload_len).collect();
+        let breakdown = RateBreakdown {
+            container_bytes: bytes.len() - tensor_bytes.iter().sum::<usize>(),
+            tensor_bytes,
+            ideal_bits: stats.ideal_bits,
+        };
+        Ok(Encoded {
+            bytes,
+            breakdown: Some(breakdown),
+        })
+    }
+
+    fn decode(&self, data: &[u8]) -> Result<RgbImage, CompareError> {
+        let file = NicFile::parse(data).map_err(nic_codec::CodecError::from)?;
+        Ok(self.codec(file.quality)?.decode(&file)?)
+    }
+}
+
+/// Which codecs a comparison runs, from `--codecs` names.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Selection {
+    names: Vec<String>,
+}
+
+impl Selection {
+    /// Names accepted by [`Selection::parse`], in report order.
+    pub fn known() -> Vec<&'static str> {
+        let mut names = vec!["nic"];
+        names.extend(nic_baselines::lossy_codecs().iter().map(|c| c.name()));
+        names.push("lossless");
+        names
+    }
+
+    /// Every codec.
+    pub fn all() -> Selection {
+        Selection {
+            names: Self::known().into_iter().map(String::from).collect(),
+        }
+    }
+
+    /// A comma-separated list of names (`all` for every codec), checked against
+    /// [`Selection::known`].
+    pub fn parse(list: &str) -> Result<Selection, CompareError> {
+        let mut names = Vec::new();
+        for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            if name == "all" {
+                return Ok(Self::all());
+            }
+            if !Self::known().contains(&name) {
+                return Err(CompareError::Invalid(format!(
+                    "unknown codec {name:?}; known: {}, all",
+                    Self::known().join(", ")
+                )));
+            }
+            if !names.iter().any(|n| n == name) {
+                names.push(name.to_string());
+            }
+        }
+        if names.is_empty() {
+            return Err(CompareError::Invalid("no codecs selected".into()));
+        }
+        // Keep the report order whatever the order given.
+        let order = Self::known();
+        names.sort_by_key(|n| order.iter().position(|k| k == n));
+        Ok(Selection { names })
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.names.iter().any(|n| n == name)
+    }
+
+    /// The selected lossy codecs, nic first, its models loaded from `model_dir`.
+    pub fn subjects(
+        &self,
+        model_dir: Option<&Path>,
+        device: &Device,
+    ) -> Result<Vec<Box<dyn Subject>>, CompareError> {
+        let mut subjects: Vec<Box<dyn Subject>> = Vec::new();
+        if self.contains("nic") {
+            let dir = model_dir
+                .ok_or_else(|| CompareError::Invalid("nic needs a model folder".into()))?;
+            subjects.push(Box::new(Nic::open(dir, device)?));
+        }
+        for codec in nic_baselines::lossy_codecs() {
+            if self.contains(codec.name()) {
+                subjects.push(Box::new(Baseline(codec)));
+            }
+        }
+        Ok(subjects)
+    }
+
+    /// The lossless references, if selected.
+    pub fn lossless(&self) -> Vec<Box<dyn LosslessCodec>> {
+        if self.contains("lossless") {
+            nic_baselines::lossless_codecs()
+        } else {
+            Vec::new()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn selection_parses_names_in_report_order() {
+        let s = Selection::parse("webp, nic,jpeg-turbo-420,webp").unwrap();
+        assert_eq!(s.names, ["nic", "jpeg-turbo-420", "webp"]);
+        assert_eq!(Selection::parse("all").unwrap(), Selection::all());
+        let e = Selection::parse("nic,jpeg2000").unwrap_err().to_string();
+        assert!(
+            e.contains("unknown codec \"jpeg2000\"") && e.contains("jpeg-turbo-444"),
+            "{e}"
+        );
+        assert!(Selection::parse(" , ").is_err());
+    }
+}

@@ -7,12 +7,16 @@
 //! mozjpeg, libwebp, zstd) are compiled from source by their `-sys` crates; nothing here links a
 //! system library.
 
+#[cfg(feature = "avif")]
+mod avif;
 mod jpeg;
 mod lossless;
 mod webp;
 
+#[cfg(feature = "avif")]
+pub use avif::Avif;
 pub use jpeg::{ImageJpeg, TurboJpeg};
-pub use lossless::{Bzip2, Gzip, Lz4, Png, Zlib, Zstd};
+pub use lossless::{Png, Stream};
 pub use webp::WebP;
 
 use image::RgbImage;
@@ -64,27 +68,24 @@ pub fn standard_sweep() -> Vec<u8> {
     (1..=19).map(|i| i * 5).collect()
 }
 
-/// Every lossy baseline, by its command-line name.
+/// Every lossy baseline compiled in (AVIF only with the `avif` feature).
 pub fn lossy_codecs() -> Vec<Box<dyn LossyCodec>> {
     vec![
         Box::new(ImageJpeg),
         Box::new(TurboJpeg::Yuv420),
         Box::new(TurboJpeg::Yuv444),
         Box::new(WebP),
+        #[cfg(feature = "avif")]
+        Box::new(Avif),
     ]
 }
 
 /// Every lossless reference: PNG at maximum compression, then general-purpose compressors on the
 /// raw RGB bytes.
 pub fn lossless_codecs() -> Vec<Box<dyn LosslessCodec>> {
-    vec![
-        Box::new(Png),
-        Box::new(Zlib),
-        Box::new(Gzip),
-        Box::new(Bzip2),
-        Box::new(Lz4),
-        Box::new(Zstd),
-    ]
+    let mut codecs: Vec<Box<dyn LosslessCodec>> = vec![Box::new(Png)];
+    codecs.extend(Stream::ALL.map(|s| Box::new(s) as Box<dyn LosslessCodec>));
+    codecs
 }
 
 /// Builds an image from decoded RGB bytes, checking the size the decoder returned.

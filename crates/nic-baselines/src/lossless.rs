@@ -3,8 +3,13 @@
 
 use std::io::{Read, Write};
 
+use bzip2::read::BzDecoder;
+use bzip2::write::BzEncoder;
+use flate2::read::{GzDecoder, ZlibDecoder};
+use flate2::write::{GzEncoder, ZlibEncoder};
 use image::codecs::png::{CompressionType, FilterType, PngDecoder, PngEncoder};
 use image::{DynamicImage, ImageEncoder, RgbImage};
+use lz4_flex::frame::{FrameDecoder, FrameEncoder};
 
 use crate::{Error, LosslessCodec, rgb_image};
 
@@ -66,127 +71,93 @@ impl LosslessCodec for Png {
     }
 }
 
-/// zlib (RFC 1950) at level 9.
-pub struct Zlib;
-
-impl LosslessCodec for Zlib {
-    fn name(&self) -> &'static str {
-        "zlib"
-    }
-    fn description(&self) -> String {
-        "zlib level 9 on raw RGB (flate2)".into()
-    }
-    fn compress(&self, image: &RgbImage) -> Result<Vec<u8>, Error> {
-        let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
-        e.write_all(image.as_raw())
-            .and_then(|_| e.finish())
-            .map_err(|err| Error::new(self.name(), err))
-    }
-    fn decompress(&self, data: &[u8], width: u32, height: u32) -> Result<RgbImage, Error> {
-        read_exact_image(
-            self.name(),
-            flate2::read::ZlibDecoder::new(data),
-            width,
-            height,
-        )
-    }
+/// A general-purpose compressor applied to the raw interleaved RGB bytes, at its strongest
+/// regular level.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Stream {
+    /// zlib (RFC 1950), level 9.
+    Zlib,
+    /// gzip (RFC 1952), level 9: zlib's stream with gzip's header and trailer.
+    Gzip,
+    /// bzip2, block size 900k (`-9`).
+    Bzip2,
+    /// LZ4 frame format (the `lz4` tool's); LZ4 trades ratio for speed.
+    Lz4,
+    /// Zstandard, level 19, the highest regular level.
+    Zstd,
 }
 
-/// gzip (RFC 1952) at level 9: zlib's stream with gzip's header and trailer.
-pub struct Gzip;
-
-impl LosslessCodec for Gzip {
-    fn name(&self) -> &'static str {
-        "gzip"
-    }
-    fn description(&self) -> String {
-        "gzip -9 on raw RGB (flate2)".into()
-    }
-    fn compress(&self, image: &RgbImage) -> Result<Vec<u8>, Error> {
-        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-        e.write_all(image.as_raw())
-            .and_then(|_| e.finish())
-            .map_err(|err| Error::new(self.name(), err))
-    }
-    fn decompress(&self, data: &[u8], width: u32, height: u32) -> Result<RgbImage, Error> {
-        read_exact_image(
-            self.name(),
-            flate2::read::GzDecoder::new(data),
-            width,
-            height,
-        )
-    }
+impl Stream {
+    pub const ALL: [Stream; 5] = [
+        Stream::Zlib,
+        Stream::Gzip,
+        Stream::Bzip2,
+        Stream::Lz4,
+        Stream::Zstd,
+    ];
 }
 
-/// bzip2 at block size 900k (`-9`).
-pub struct Bzip2;
-
-impl LosslessCodec for Bzip2 {
-    fn name(&self) -> &'static str {
-        "bzip2"
-    }
-    fn description(&self) -> String {
-        "bzip2 -9 on raw RGB (bzip2 crate, libbz2-rs)".into()
-    }
-    fn compress(&self, image: &RgbImage) -> Result<Vec<u8>, Error> {
-        let mut e = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::best());
-        e.write_all(image.as_raw())
-            .and_then(|_| e.finish())
-            .map_err(|err| Error::new(self.name(), err))
-    }
-    fn decompress(&self, data: &[u8], width: u32, height: u32) -> Result<RgbImage, Error> {
-        read_exact_image(
-            self.name(),
-            bzip2::read::BzDecoder::new(data),
-            width,
-            height,
-        )
-    }
+/// Feeds `data` through a streaming encoder and returns what it wrote.
+fn encode_with<E: Write>(
+    mut encoder: E,
+    data: &[u8],
+    finish: impl FnOnce(E) -> std::io::Result<Vec<u8>>,
+) -> std::io::Result<Vec<u8>> {
+    encoder.write_all(data)?;
+    finish(encoder)
 }
 
-/// LZ4 frame format (the `lz4` tool's format); LZ4 trades ratio for speed.
-pub struct Lz4;
-
-impl LosslessCodec for Lz4 {
+impl LosslessCodec for Stream {
     fn name(&self) -> &'static str {
-        "lz4"
+        match self {
+            Stream::Zlib => "zlib",
+            Stream::Gzip => "gzip",
+            Stream::Bzip2 => "bzip2",
+            Stream::Lz4 => "lz4",
+            Stream::Zstd => "zstd",
+        }
     }
-    fn description(&self) -> String {
-        "LZ4 frame on raw RGB (lz4_flex)".into()
-    }
-    fn compress(&self, image: &RgbImage) -> Result<Vec<u8>, Error> {
-        let mut e = lz4_flex::frame::FrameEncoder::new(Vec::new());
-        e.write_all(image.as_raw())
-            .map_err(|err| Error::new(self.name(), err))?;
-        e.finish().map_err(|err| Error::new(self.name(), err))
-    }
-    fn decompress(&self, data: &[u8], width: u32, height: u32) -> Result<RgbImage, Error> {
-        read_exact_image(
-            self.name(),
-            lz4_flex::frame::FrameDecoder::new(data),
-            width,
-            height,
-        )
-    }
-}
 
-/// Zstandard at level 19, the highest regular level.
-pub struct Zstd;
-
-impl LosslessCodec for Zstd {
-    fn name(&self) -> &'static str {
-        "zstd"
-    }
     fn description(&self) -> String {
-        "zstd -19 on raw RGB (zstd crate, libzstd)".into()
+        match self {
+            Stream::Zlib => "zlib level 9 on raw RGB (flate2)",
+            Stream::Gzip => "gzip -9 on raw RGB (flate2)",
+            Stream::Bzip2 => "bzip2 -9 on raw RGB (bzip2 crate, libbz2-rs)",
+            Stream::Lz4 => "LZ4 frame on raw RGB (lz4_flex)",
+            Stream::Zstd => "zstd -19 on raw RGB (zstd crate, libzstd)",
+        }
+        .into()
     }
+
     fn compress(&self, image: &RgbImage) -> Result<Vec<u8>, Error> {
-        zstd::stream::encode_all(image.as_raw().as_slice(), 19)
-            .map_err(|err| Error::new(self.name(), err))
+        let raw = image.as_raw().as_slice();
+        let best = flate2::Compression::best();
+        match self {
+            Stream::Zlib => encode_with(ZlibEncoder::new(Vec::new(), best), raw, |e| e.finish()),
+            Stream::Gzip => encode_with(GzEncoder::new(Vec::new(), best), raw, |e| e.finish()),
+            Stream::Bzip2 => encode_with(
+                BzEncoder::new(Vec::new(), bzip2::Compression::best()),
+                raw,
+                |e| e.finish(),
+            ),
+            Stream::Lz4 => encode_with(FrameEncoder::new(Vec::new()), raw, |e| {
+                e.finish().map_err(std::io::Error::other)
+            }),
+            Stream::Zstd => zstd::stream::encode_all(raw, 19),
+        }
+        .map_err(|e| Error::new(self.name(), e))
     }
+
     fn decompress(&self, data: &[u8], width: u32, height: u32) -> Result<RgbImage, Error> {
-        let decoder =
-            zstd::stream::Decoder::new(data).map_err(|err| Error::new(self.name(), err))?;
-        read_exact_image(self.name(), decoder, width, height)
+        let reader: Box<dyn Read + '_> = match self {
+            Stream::Zlib => Box::new(ZlibDecoder::new(data)),
+            Stream::Gzip => Box::new(GzDecoder::new(data)),
+            Stream::Bzip2 => Box::new(BzDecoder::new(data)),
+            Stream::Lz4 => Box::new(FrameDecoder::new(data)),
+            Stream::Zstd => {
+                Box::new(zstd::stream::Decoder::new(data).map_err(|e| Error::new(self.name(), e))?)
+            }
+        };
+        read_exact_image(self.name(), reader, width, height)
     }
 }

@@ -35,6 +35,12 @@ enum Command {
 }
 
 fn main() {
+    // Rust ignores SIGPIPE, which turns `nic compare … | head` into a panic in println!;
+    // restore the default so that, like other command-line tools, nic just stops.
+    #[cfg(unix)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     if let Some(n) = cli.threads {
         if let Err(e) = rayon::ThreadPoolBuilder::new()

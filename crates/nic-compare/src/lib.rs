@@ -78,7 +78,7 @@ pub struct Comparison {
 /// Runs the comparison: measure, summarize, and write the outputs if asked to.
 pub fn run(options: &Options) -> Result<Comparison, CompareError> {
     let started = Instant::now();
-    let images = select_images(&options.data, options.limit)?;
+    let images = select_images(&options.data, options.limit, options.out.as_deref())?;
     let subjects = options
         .selection
         .subjects(options.model_dir.as_deref(), &options.device)?;
@@ -110,9 +110,18 @@ pub fn run(options: &Options) -> Result<Comparison, CompareError> {
     })
 }
 
-/// The sorted image list, thinned to `limit` images spread evenly over it.
-pub fn select_images(dir: &Path, limit: Option<usize>) -> Result<Vec<PathBuf>, CompareError> {
+/// The sorted image list, without what lies under `exclude` (an output folder inside the data
+/// folder must not feed its own plots back in on a rerun), thinned to `limit` images spread
+/// evenly over it.
+pub fn select_images(
+    dir: &Path,
+    limit: Option<usize>,
+    exclude: Option<&Path>,
+) -> Result<Vec<PathBuf>, CompareError> {
     let mut files = nic_data::list_images(dir)?;
+    if let Some(out) = exclude.and_then(|o| o.canonicalize().ok()) {
+        files.retain(|p| p.canonicalize().map_or(true, |p| !p.starts_with(&out)));
+    }
     if files.is_empty() {
         return Err(CompareError::Invalid(format!(
             "{}: no images",

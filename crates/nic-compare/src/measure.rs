@@ -31,7 +31,8 @@ pub struct Measurement {
     pub ratio_raw: f64,
     /// Size of the same image as a maximally compressed PNG over file size.
     pub ratio_png: f64,
-    /// RGB PSNR in dB; `None` for lossless compressors (checked to be exact).
+    /// RGB PSNR in dB (infinite for an exact copy); `None` for lossless compressors (checked
+    /// to be exact).
     pub psnr: Option<f64>,
     pub ms_ssim: Option<f64>,
     /// Scales MS-SSIM used (5, fewer for small images, 0 when it is undefined).
@@ -40,6 +41,17 @@ pub struct Measurement {
     pub decode_seconds: f64,
     /// nic only: header, per-tensor bytes and ideal information content.
     pub breakdown: Option<RateBreakdown>,
+}
+
+impl Measurement {
+    /// PSNR for averaging and interpolation: an exact reconstruction (infinite PSNR, which
+    /// happens when the source is itself a JPEG re-encoded with its own tables) counts at the
+    /// highest finite PSNR its size allows, one sample off by one: 10·log10(255²·3WH).
+    pub fn finite_psnr(&self) -> Option<f64> {
+        let samples = 3.0 * self.width as f64 * self.height as f64;
+        self.psnr
+            .map(|p| p.min(nic_metrics::psnr_from_mse(1.0 / samples)))
+    }
 }
 
 /// One timed encode + decode, before its quality is measured.

@@ -66,9 +66,8 @@ pub fn crops(
         let name = names[index].clone();
         let region = detailed_region(&original);
         let mut tiles = vec![tile("original".into(), &original, region)?];
-        let nic_tile = coded_tile(nic.as_ref(), &original, nic_quality, region)?;
-        let nic_bpp = nic_tile.1;
-        tiles.push(nic_tile.0);
+        let (nic_tile, nic_bpp) = coded_tile(nic.as_ref(), &original, nic_quality, region)?;
+        tiles.push(nic_tile);
         for partner in CROP_PARTNERS {
             let Some(subject) = subjects.iter().find(|s| s.name() == partner) else {
                 continue;

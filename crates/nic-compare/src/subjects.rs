@@ -167,6 +167,13 @@ impl Selection {
             if name == "all" {
                 return Ok(Self::all());
             }
+            if name == "avif" && !Self::known().contains(&name) {
+                return Err(CompareError::Invalid(
+                    "avif is not compiled in: build with `cargo build --release -p nic-cli \
+                     --features avif` (needs CMake and NASM)"
+                        .into(),
+                ));
+            }
             if !Self::known().contains(&name) {
                 return Err(CompareError::Invalid(format!(
                     "unknown codec {name:?}; known: {}, all",

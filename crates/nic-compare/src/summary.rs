@@ -122,11 +122,14 @@ pub struct NicRate {
     pub coder_overhead_percent: f64,
 }
 
+/// What was run, where, and how long it took.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct RunInfo {
     pub data: String,
     pub images: usize,
     pub command: String,
+    /// Seconds from the start to the end of the measurements (in `summary.json`), or to the
+    /// last file written (in the printed summary).
     pub wall_seconds: f64,
     pub threads: usize,
     pub cpu: String,
@@ -202,7 +205,7 @@ fn points(rows: &[&Measurement]) -> Vec<Point> {
                 quality,
                 images: rs.len(),
                 bpp: mean(rs.iter().map(|r| r.bpp)),
-                psnr: mean(rs.iter().map(|r| r.psnr.unwrap_or(f64::NAN))),
+                psnr: mean(rs.iter().map(|r| r.finite_psnr().unwrap_or(f64::NAN))),
                 ms_ssim,
                 ms_ssim_db: ms_ssim.map(ms_ssim_db),
                 ratio_raw: rs.iter().map(|r| r.ratio_raw * r.bytes as f64).sum::<f64>() / bytes,
@@ -316,7 +319,7 @@ pub fn summarize(
 fn equal_psnr(measurements: &[Measurement], subjects: &[Box<dyn Subject>]) -> Vec<EqualPsnr> {
     let mut sweeps: HashMap<(&str, &str), Vec<(f64, f64)>> = HashMap::new();
     for m in measurements.iter().filter(|m| m.codec != "nic") {
-        if let Some(psnr) = m.psnr {
+        if let Some(psnr) = m.finite_psnr() {
             sweeps
                 .entry((m.codec.as_str(), m.image.as_str()))
                 .or_default()
@@ -345,9 +348,10 @@ fn equal_psnr(measurements: &[Measurement], subjects: &[Box<dyn Subject>]) -> Ve
                 .map(|&codec| {
                     let (mut images, mut nic_bytes, mut codec_bytes) = (0, 0.0, 0.0);
                     for m in &files {
-                        let (Some(f), Some(psnr)) =
-                            (interpolants.get(&(codec, m.image.as_str())), m.psnr)
-                        else {
+                        let (Some(f), Some(psnr)) = (
+                            interpolants.get(&(codec, m.image.as_str())),
+                            m.finite_psnr(),
+                        ) else {
                             continue;
                         };
                         if psnr >= f.x_min() && psnr <= f.x_max() {
@@ -470,6 +474,17 @@ mod tests {
         // Total raw bytes (600) over total file bytes (40).
         assert!((p.ratio_raw - 15.0).abs() < 1e-12);
         assert!((p.ratio_png - 10.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn exact_copies_count_at_the_highest_finite_psnr() {
+        let mut exact = row("x", "a", 1, 10, f64::INFINITY);
+        exact.ms_ssim = Some(1.0);
+        let rows = [exact, row("x", "b", 1, 10, 30.0)];
+        let refs: Vec<&Measurement> = rows.iter().collect();
+        let [p] = points(&refs).try_into().unwrap();
+        // 10×10 image: 10·log10(255² · 300) = 72.902 dB.
+        assert!((p.psnr - (72.9020 + 30.0) / 2.0).abs() < 1e-3, "{}", p.psnr);
     }
 
     #[test]

@@ -14,7 +14,7 @@ pub struct Args {
     #[arg(long)]
     out: Option<PathBuf>,
     /// Codecs, comma-separated: nic, jpeg-image, jpeg-turbo-420, jpeg-turbo-444, webp,
-    /// lossless, or all.
+    /// avif (if built with --features avif), lossless, or all (every one compiled in).
     #[arg(long, default_value = "all")]
     codecs: String,
     /// Model folder for nic (default: the bundled models/default).

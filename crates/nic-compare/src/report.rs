@@ -270,10 +270,13 @@ pub fn html(summary: &Summary, crops: &[CropSet]) -> Result<String, CompareError
         h,
         "<h2>Summary</h2><p>BD-rate: average bitrate difference against <b>{}</b> at equal \
          quality (negative is better), PCHIP interpolation of log-rate over the overlapping \
-         quality range. PSNR at fixed rates is interpolated over log-rate.</p>\
+         quality range. PSNR at fixed rates is interpolated over log-rate. \
+         Where the anchor covers less than {:.0} % of the shorter curve's PSNR range (the overlap \
+         column), the BD figures rest on a small part of the curves.</p>\
          <table><tr><th>codec</th><th>points</th><th>BD-rate (PSNR)</th><th>BD-PSNR</th>\
-         <th>BD-rate (MS-SSIM)</th>",
-        escape(&summary.anchor)
+         <th>BD-rate (MS-SSIM)</th><th>overlap</th>",
+        escape(&summary.anchor),
+        100.0 * crate::summary::MIN_OVERLAP
     );
     for bpp in crate::summary::REFERENCE_BPPS {
         let _ = write!(h, "<th>PSNR at {bpp} bpp</th>");
@@ -282,12 +285,14 @@ pub fn html(summary: &Summary, crops: &[CropSet]) -> Result<String, CompareError
     for c in &summary.codecs {
         let _ = write!(
             h,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>",
             escape(&c.name),
             c.points.len(),
             signed(c.bd_rate, 1, " %"),
             signed(c.bd_psnr, 2, " dB"),
             signed(c.bd_rate_ms_ssim, 1, " %"),
+            c.bd_overlap
+                .map_or("–".into(), |o| format!("{:.0} %", 100.0 * o)),
         );
         for p in &c.psnr_at {
             let _ = write!(h, "<td>{}</td>", num(p.psnr, 2));

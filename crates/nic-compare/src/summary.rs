@@ -6,11 +6,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use nic_baselines::LosslessCodec;
-use nic_metrics::{Pchip, RdPoint, bd_psnr, bd_rate};
+use nic_metrics::{Pchip, RdPoint, bd_psnr, bd_rate, quality_overlap};
 use serde::Serialize;
 
 use crate::measure::Measurement;
 use crate::subjects::Subject;
+
+/// Overlap of PSNR ranges below which BD figures are flagged.
+pub const MIN_OVERLAP: f64 = 0.75;
 
 /// Rates at which every codec's PSNR is interpolated.
 pub const REFERENCE_BPPS: [f64; 3] = [0.25, 0.5, 1.0];
@@ -51,6 +54,9 @@ pub struct CodecSummary {
     pub bd_psnr: Option<f64>,
     /// BD-rate in % against the anchor on the MS-SSIM (dB) curves.
     pub bd_rate_ms_ssim: Option<f64>,
+    /// Share of the shorter PSNR range (this curve's or the anchor's) that both cover (0–1);
+    /// BD figures from an overlap under [`MIN_OVERLAP`] are flagged in reports.
+    pub bd_overlap: Option<f64>,
     pub psnr_at: Vec<PsnrAt>,
 }
 
@@ -275,6 +281,7 @@ pub fn summarize(
                 bd_rate: None,
                 bd_psnr: None,
                 bd_rate_ms_ssim: None,
+                bd_overlap: None,
                 psnr_at,
             }
         })
@@ -290,6 +297,7 @@ pub fn summarize(
             let test = psnr_curve(&c.points);
             c.bd_rate = bd_rate(&anchor_psnr, &test);
             c.bd_psnr = bd_psnr(&anchor_psnr, &test);
+            c.bd_overlap = Some(quality_overlap(&anchor_psnr, &test));
             c.bd_rate_ms_ssim = match (&anchor_ms, ms_ssim_curve(&c.points)) {
                 (Some(a), Some(t)) => bd_rate(a, &t),
                 _ => None,

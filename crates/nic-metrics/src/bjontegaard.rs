@@ -45,6 +45,28 @@ pub fn bd_psnr(anchor: &[RdPoint], test: &[RdPoint]) -> Option<f64> {
     mean_difference(&to_curve(anchor)?, &to_curve(test)?)
 }
 
+/// Share of the shorter curve's quality range that the other curve covers too, from 0 to 1. BD
+/// figures average over the shared range only, so a small share means they describe a sliver
+/// of the curves. (The shorter curve, not the union of both, is the reference: a learned codec
+/// with four models beside a 19-point JPEG sweep would otherwise always look poorly covered.)
+pub fn quality_overlap(anchor: &[RdPoint], test: &[RdPoint]) -> f64 {
+    let range = |points: &[RdPoint]| {
+        points
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
+                (lo.min(p.quality), hi.max(p.quality))
+            })
+    };
+    let ((a_lo, a_hi), (t_lo, t_hi)) = (range(anchor), range(test));
+    let shorter = (a_hi - a_lo).min(t_hi - t_lo);
+    let shared = a_hi.min(t_hi) - a_lo.max(t_lo);
+    if shorter > 0.0 && shared.is_finite() {
+        (shared / shorter).clamp(0.0, 1.0)
+    } else {
+        0.0
+    }
+}
+
 /// Mean of `test(x) − anchor(x)` over the overlap of the two x ranges.
 fn mean_difference(anchor: &[(f64, f64)], test: &[(f64, f64)]) -> Option<f64> {
     let anchor = Pchip::new(anchor)?;
@@ -254,6 +276,20 @@ mod tests {
             .collect();
         assert!((bd_rate(&anchor, &half).unwrap() - -50.0).abs() < 1e-9);
         assert!(bd_rate(&anchor, &anchor).unwrap().abs() < 1e-12);
+    }
+
+    #[test]
+    fn overlap_is_the_covered_share_of_the_shorter_range() {
+        let a = points(&[0.1, 0.2, 0.4], &[25.0, 27.0, 29.0]);
+        let b = points(&[0.3, 0.5], &[27.0, 33.0]);
+        assert!((quality_overlap(&a, &b) - 2.0 / 4.0).abs() < 1e-12);
+        let inside = points(&[0.15, 0.3], &[26.0, 28.0]);
+        assert_eq!(quality_overlap(&a, &inside), 1.0);
+        assert_eq!(quality_overlap(&a, &a), 1.0);
+        assert_eq!(
+            quality_overlap(&a, &points(&[1.0, 2.0], &[40.0, 41.0])),
+            0.0
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@
 mod bjontegaard;
 mod ms_ssim;
 
-pub use bjontegaard::{Pchip, RdPoint, bd_psnr, bd_rate};
+pub use bjontegaard::{Pchip, RdPoint, bd_psnr, bd_rate, quality_overlap};
 pub use ms_ssim::{MsSsim, ms_ssim, scales_for};
 
 /// Mean squared error between two equally sized 8-bit buffers (any layout, same for both).

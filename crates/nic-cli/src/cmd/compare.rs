@@ -29,6 +29,7 @@ pub struct Args {
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
+    /// Device for nic's networks: auto or cpu.
     #[arg(long, default_value = "auto")]
     device: DeviceChoice,
 }
@@ -73,8 +74,8 @@ fn print_tables(s: &Summary) {
         s.run.images, s.run.data, s.run.wall_seconds, s.run.threads
     );
     println!(
-        "\n{:<16} {:>7} {:>10} {:>8} {:>9} {:>12} {:>8} {:>8} {:>8}",
-        "codec", "points", "BD-rate", "@0.25", "@0.5", "@1.0 bpp", "", "", ""
+        "\n{:<16} {:>7} {:>10} {:>10} {:>10} {:>10}",
+        "codec", "points", "BD-rate", "PSNR@0.25", "@0.5", "@1.0 bpp"
     );
     for c in &s.codecs {
         let at = |i: usize| {
@@ -83,18 +84,25 @@ fn print_tables(s: &Summary) {
                 .map_or("–".to_string(), |v| format!("{v:.2} dB"))
         };
         println!(
-            "{:<16} {:>7} {:>10} {:>8} {:>9} {:>12}",
+            "{:<16} {:>7} {:>10} {:>10} {:>10} {:>10}",
             c.name,
             c.points.len(),
-            c.bd_rate.map_or("–".to_string(), |v| format!("{v:+.1} %")),
+            match (c.bd_rate, c.bd_overlap) {
+                (Some(v), Some(o)) if o < nic_compare::summary::MIN_OVERLAP =>
+                    format!("{v:+.1} %*"),
+                (Some(v), _) => format!("{v:+.1} %"),
+                _ => "–".to_string(),
+            },
             at(0),
             at(1),
             at(2)
         );
     }
     println!(
-        "(BD-rate against {}, PSNR curves; PSNR interpolated at fixed bpp)",
-        s.anchor
+        "(BD-rate against {} on the PSNR curves, * where they share under {:.0} % of the \
+         shorter one's PSNR range; PSNR interpolated at fixed bpp)",
+        s.anchor,
+        100.0 * nic_compare::summary::MIN_OVERLAP
     );
     if let Some(nic) = s.codec("nic") {
         println!(

@@ -128,3 +128,63 @@ impl LossyCodec for TurboJpeg {
         rgb_image(self.name(), width, height, pixels)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `cjpeg` from libjpeg-turbo (Debian: libjpeg-turbo-progs), if installed.
+    fn cjpeg() -> Option<std::path::PathBuf> {
+        let path = std::env::var_os("PATH")?;
+        std::env::split_paths(&path)
+            .map(|d| d.join("cjpeg"))
+            .find(|p| p.is_file())
+    }
+
+    /// The claim behind the name `jpeg-turbo-*`: the same bytes as libjpeg-turbo's own `cjpeg
+    /// -optimize` with the same sampling.
+    #[test]
+    fn files_are_identical_to_libjpeg_turbo_cjpeg() {
+        let Some(cjpeg) = cjpeg() else {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI needs cjpeg: apt-get install libjpeg-turbo-progs"
+            );
+            eprintln!("skipped: no cjpeg (apt-get install libjpeg-turbo-progs)");
+            return;
+        };
+        let image = crate::tests::test_image(97, 65);
+        let dir = std::env::temp_dir().join(format!("nic-cjpeg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let ppm = dir.join("in.ppm");
+        let mut bytes = format!("P6\n{} {}\n255\n", image.width(), image.height()).into_bytes();
+        bytes.extend_from_slice(image.as_raw());
+        std::fs::write(&ppm, bytes).unwrap();
+        for (codec, sample) in [(TurboJpeg::Yuv420, "2x2"), (TurboJpeg::Yuv444, "1x1")] {
+            for quality in [5u8, 50, 95] {
+                let out = std::process::Command::new(&cjpeg)
+                    .args([
+                        "-quality",
+                        &quality.to_string(),
+                        "-optimize",
+                        "-sample",
+                        sample,
+                    ])
+                    .arg(&ppm)
+                    .output()
+                    .unwrap();
+                let err = String::from_utf8_lossy(&out.stderr);
+                assert!(out.status.success(), "cjpeg: {err}");
+                let ours = codec.encode(&image, quality).unwrap();
+                assert!(
+                    ours == out.stdout,
+                    "{} q{quality}: {} vs {} bytes",
+                    codec.name(),
+                    ours.len(),
+                    out.stdout.len()
+                );
+            }
+        }
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}

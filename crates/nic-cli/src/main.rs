@@ -38,6 +38,7 @@ fn main() {
     // Rust ignores SIGPIPE, which turns `nic compare … | head` into a panic in println!;
     // restore the default so that, like other command-line tools, nic just stops.
     #[cfg(unix)]
+    // SAFETY: runs first, before any thread exists, and only resets one signal's disposition.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }

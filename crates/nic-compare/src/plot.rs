@@ -97,12 +97,19 @@ fn color(name: &str) -> RGBColor {
     }
 }
 
-/// The plotted rate range: nic's curve with room around it, at least 0 to 1 bpp.
+/// The plotted rate range: nic's curve with room around it, at least 0 to 1 bpp, and far enough
+/// to show where the anchor's curve starts (on thumbnails JPEG never gets below a few bpp).
 fn x_max(summary: &Summary) -> f64 {
-    let top = summary
+    let lowest = |name: &str| {
+        summary
+            .codec(name)
+            .and_then(|c| c.points.iter().map(|p| p.bpp).reduce(f64::min))
+    };
+    let nic_top = summary
         .codec("nic")
         .and_then(|c| c.points.iter().map(|p| p.bpp).reduce(f64::max))
         .map_or(2.0, |b| (b * 1.5).max(1.0));
+    let top = lowest(&summary.anchor).map_or(nic_top, |b| nic_top.max(b * 1.25));
     (top * 4.0).ceil() / 4.0
 }
 

@@ -194,7 +194,7 @@ th { background: #f6f6f6; }
 .plots { display: flex; flex-wrap: wrap; gap: 12px; } .plots svg { width: 560px; height: auto; border: 1px solid #eee; }
 .meta { color: #666; font-size: 13px; } code { background: #f3f3f3; padding: 1px 4px; }
 .crops { display: flex; flex-wrap: wrap; gap: 10px; margin-bottom: 24px; }
-.crops figure { margin: 0; } .crops figcaption { font-size: 12px; color: #444; max-width: 100%; }
+.crops figure { margin: 0; width: min-content; } .crops figcaption { font-size: 12px; color: #444; }
 .crops img { image-rendering: pixelated; width: calc(var(--zoom) * var(--side)); height: auto; border: 1px solid #ccc; cursor: zoom-in; }
 .zoom button { margin-right: 4px; } .zoom button.on { font-weight: bold; }
 "#;

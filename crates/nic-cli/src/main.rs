@@ -1,6 +1,7 @@
 //! `nic`: a learned image codec. See `nic --help`.
 
 mod cmd;
+mod exit;
 
 use clap::{Parser, Subcommand};
 
@@ -60,6 +61,6 @@ fn main() {
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");
-        std::process::exit(1);
+        std::process::exit(exit::code(&e));
     }
 }

@@ -153,24 +153,28 @@ fn bad_arguments_are_clear_errors() {
     let m = model.to_str().unwrap();
     let samples = repo().join("datasets/samples/cifar10");
     let samples = samples.to_str().unwrap();
-    for (args, needle) in [
+    // Exit statuses as documented in the README: 2 usage, 3 bad input, 5 model.
+    for (args, code, needle) in [
         (
             vec!["compare", "--data", d, "--codecs", "nic,jpeg2000"],
+            2,
             "unknown codec \"jpeg2000\"",
         ),
-        (vec!["compare", "--data", d, "--model", m], "no images"),
+        (vec!["compare", "--data", d, "--model", m], 3, "no images"),
         (
             vec!["compare", "--data", "/no/such/folder", "--codecs", "webp"],
+            3,
             "/no/such/folder",
         ),
         (
             vec!["compare", "--data", samples, "--model", "/no/such/model"],
+            5,
             "/no/such/model",
         ),
     ] {
         let o = nic(&args);
         let err = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        assert_eq!(o.status.code(), Some(code), "{args:?}: {err}");
         assert!(err.contains(needle), "{args:?}: {err}");
         assert!(!err.contains("panicked"), "{err}");
     }

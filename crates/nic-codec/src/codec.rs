@@ -7,9 +7,9 @@ use nic_model::burn::tensor::{Device, Tensor, TensorData};
 use nic_model::{Architecture, SavedModel};
 use thiserror::Error;
 
-/// Largest image (in pixels) encoded or decoded in one piece. Memory grows with the pixel
-/// count (about 1.5 KB per pixel in the transforms), so larger images are refused up front
-/// rather than exhausting memory.
+/// Default limit on the image size (in pixels) encoded or decoded in one piece. Memory grows
+/// with the pixel count (about 1.5 KB per pixel in the transforms), so larger images are
+/// refused up front rather than exhausting memory; [`Codec::with_max_pixels`] changes it.
 pub const MAX_PIXELS: u64 = 16 << 20;
 
 #[derive(Debug, Error)]
@@ -30,8 +30,10 @@ pub enum CodecError {
     },
     #[error("{0}")]
     Invalid(String),
-    #[error("image of {width}×{height} pixels is larger than the limit of {MAX_PIXELS} pixels")]
-    TooLarge { width: u32, height: u32 },
+    #[error(
+        "image of {width}×{height} pixels is over the limit of {limit} pixels (--max-pixels raises it)"
+    )]
+    TooLarge { width: u32, height: u32, limit: u64 },
 }
 
 /// Sizes and information content of one encoded image.
@@ -52,6 +54,7 @@ pub struct Codec {
     pub model: SavedModel,
     coder: LatentCoder,
     device: Device,
+    max_pixels: u64,
 }
 
 impl Codec {
@@ -61,7 +64,15 @@ impl Codec {
             model,
             coder,
             device,
+            max_pixels: MAX_PIXELS,
         })
+    }
+
+    /// Sets the largest picture, in pixels, this codec encodes or decodes (default
+    /// [`MAX_PIXELS`]); the decoder checks it against the header before allocating anything.
+    pub fn with_max_pixels(mut self, max_pixels: u64) -> Codec {
+        self.max_pixels = max_pixels;
+        self
     }
 
     pub fn id_hex(&self) -> String {
@@ -72,7 +83,7 @@ impl Codec {
     /// stride by repeating its edges, and the decoder crops the padding away.
     pub fn encode(&self, img: &RgbImage) -> Result<(Vec<u8>, EncodeStats), CodecError> {
         let (width, height) = (img.width(), img.height());
-        check_size(width, height)?;
+        check_size(width, height, self.max_pixels)?;
         let padded = Planar::from_rgb8(img).pad_to_multiple(Architecture::STRIDE);
         let x = Tensor::<4>::from_data(
             TensorData::new(padded.data, [1, 3, padded.height, padded.width]),
@@ -124,7 +135,7 @@ impl Codec {
                 dir: format!("quality {}", self.model.info.quality),
             });
         }
-        check_size(file.width, file.height)?;
+        check_size(file.width, file.height, self.max_pixels)?;
         let m = self.model.info.architecture.latent_channels;
         let (lw, lh) = Architecture::latent_size(file.width, file.height);
         let [latent] = file.latents.as_slice() else {
@@ -163,12 +174,16 @@ impl Codec {
     }
 }
 
-fn check_size(width: u32, height: u32) -> Result<(), CodecError> {
+fn check_size(width: u32, height: u32, limit: u64) -> Result<(), CodecError> {
     if width == 0 || height == 0 {
         return Err(CodecError::Invalid("image has no pixels".into()));
     }
-    if width as u64 * height as u64 > MAX_PIXELS {
-        return Err(CodecError::TooLarge { width, height });
+    if width as u64 * height as u64 > limit {
+        return Err(CodecError::TooLarge {
+            width,
+            height,
+            limit,
+        });
     }
     Ok(())
 }

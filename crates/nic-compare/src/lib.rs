@@ -43,6 +43,11 @@ pub enum CompareError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("{}: no images", .0.display())]
+    NoImages(PathBuf),
+    /// A `--codecs` list that names no codec or an unknown one.
+    #[error("{0}")]
+    Selection(String),
     #[error("{0}")]
     Invalid(String),
 }
@@ -123,10 +128,7 @@ pub fn select_images(
         files.retain(|p| p.canonicalize().map_or(true, |p| !p.starts_with(&out)));
     }
     if files.is_empty() {
-        return Err(CompareError::Invalid(format!(
-            "{}: no images",
-            dir.display()
-        )));
+        return Err(CompareError::NoImages(dir.to_path_buf()));
     }
     if let Some(n) = limit.filter(|&n| n > 0 && n < files.len()) {
         let step = files.len() as f64 / n as f64;

@@ -168,14 +168,14 @@ impl Selection {
                 return Ok(Self::all());
             }
             if name == "avif" && !Self::known().contains(&name) {
-                return Err(CompareError::Invalid(
+                return Err(CompareError::Selection(
                     "avif is not compiled in: build with `cargo build --release -p nic-cli \
                      --features avif` (needs CMake and NASM)"
                         .into(),
                 ));
             }
             if !Self::known().contains(&name) {
-                return Err(CompareError::Invalid(format!(
+                return Err(CompareError::Selection(format!(
                     "unknown codec {name:?}; known: {}, all",
                     Self::known().join(", ")
                 )));
@@ -185,7 +185,7 @@ impl Selection {
             }
         }
         if names.is_empty() {
-            return Err(CompareError::Invalid("no codecs selected".into()));
+            return Err(CompareError::Selection("no codecs selected".into()));
         }
         // Keep the report order whatever the order given.
         let order = Self::known();

@@ -17,6 +17,15 @@ pub enum ImageError {
         path: PathBuf,
         source: image::ImageError,
     },
+    #[error(
+        "{path} is {width}×{height} pixels, over the limit of {limit} pixels (--max-pixels raises it)"
+    )]
+    TooLarge {
+        path: PathBuf,
+        width: u32,
+        height: u32,
+        limit: u64,
+    },
     #[error("cannot write {path}: {source}")]
     Write {
         path: PathBuf,
@@ -38,17 +47,34 @@ pub struct Loaded {
 
 /// Reads `path` (format guessed from its content, not its name) as 8-bit RGB.
 pub fn load_rgb8(path: &Path) -> Result<Loaded, ImageError> {
-    let reader = ImageReader::open(path)
-        .map_err(|source| ImageError::Read {
+    load_rgb8_within(path, u64::MAX)
+}
+
+/// [`load_rgb8`], refusing pictures over `max_pixels` from their header, before anything the
+/// size of the picture is allocated (a small file can declare a gigapixel image).
+pub fn load_rgb8_within(path: &Path, max_pixels: u64) -> Result<Loaded, ImageError> {
+    let open = || {
+        ImageReader::open(path)
+            .and_then(|r| r.with_guessed_format())
+            .map_err(|source| ImageError::Read {
+                path: path.into(),
+                source,
+            })
+    };
+    let decode_error = |source| ImageError::Decode {
+        path: path.into(),
+        source,
+    };
+    let (width, height) = open()?.into_dimensions().map_err(decode_error)?;
+    if width as u64 * height as u64 > max_pixels {
+        return Err(ImageError::TooLarge {
             path: path.into(),
-            source,
-        })?
-        .with_guessed_format()
-        .map_err(|source| ImageError::Read {
-            path: path.into(),
-            source,
-        })?;
-    let decoded = reader.decode().map_err(|source| ImageError::Decode {
+            width,
+            height,
+            limit: max_pixels,
+        });
+    }
+    let decoded = open()?.decode().map_err(|source| ImageError::Decode {
         path: path.into(),
         source,
     })?;

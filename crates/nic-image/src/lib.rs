@@ -9,5 +9,5 @@ mod io;
 mod planar;
 
 pub use image::{self, RgbImage};
-pub use io::{ImageError, Loaded, load_rgb8, rgb8_from_dynamic, save_png};
+pub use io::{ImageError, Loaded, load_rgb8, load_rgb8_within, rgb8_from_dynamic, save_png};
 pub use planar::Planar;

@@ -1,7 +1,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use nic_format::NicFile;
 
 #[derive(clap::Args)]
@@ -18,10 +18,12 @@ pub struct Args {
 pub fn run(a: Args) -> Result<()> {
     let output = a.common.output(&a.input, a.output.as_deref(), "png")?;
     let bytes = super::read_file(&a.input)?;
-    let file = NicFile::parse(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", a.input.display()))?;
+    let file = NicFile::parse(&bytes).with_context(|| a.input.display().to_string())?;
     let set = super::model_set(a.common.model.as_deref())?;
     let device = super::open_device(a.common.device, a.common.quiet);
-    let codec = set.load(file.quality, &device)?;
+    let codec = set
+        .load(file.quality, &device)?
+        .with_max_pixels(a.common.max_pixels);
     let t = Instant::now();
     let img = codec.decode(&file)?;
     let secs = t.elapsed().as_secs_f64();

@@ -1,7 +1,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -20,7 +20,7 @@ pub struct Args {
 pub fn run(a: Args) -> Result<()> {
     let output = a.common.output(&a.input, a.output.as_deref(), "nic")?;
     super::check_input(&a.input)?;
-    let loaded = nic_image::load_rgb8(&a.input)?;
+    let loaded = nic_image::load_rgb8_within(&a.input, a.common.max_pixels)?;
     if !a.common.quiet {
         for n in &loaded.notes {
             eprintln!("warning: {}: {n}", a.input.display());
@@ -28,11 +28,13 @@ pub fn run(a: Args) -> Result<()> {
     }
     let set = super::model_set(a.common.model.as_deref())?;
     let device = super::open_device(a.common.device, a.common.quiet);
-    let codec = set.load(a.quality, &device)?;
+    let codec = set
+        .load(a.quality, &device)?
+        .with_max_pixels(a.common.max_pixels);
     let t = Instant::now();
     let (bytes, stats) = codec.encode(&loaded.image)?;
     let secs = t.elapsed().as_secs_f64();
-    super::write_file(&output, &bytes).context("writing the .nic file")?;
+    super::write_file(&output, &bytes)?;
     if !a.common.quiet {
         let (w, h) = loaded.image.dimensions();
         eprintln!(

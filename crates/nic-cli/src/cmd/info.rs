@@ -1,6 +1,6 @@
 use std::path::PathBuf;
 
-use anyhow::{Result, anyhow};
+use anyhow::{Context, Result};
 use nic_format::{Header, NicFile};
 
 #[derive(clap::Args)]
@@ -14,8 +14,7 @@ pub struct Args {
 
 pub fn run(a: Args) -> Result<()> {
     let bytes = super::read_file(&a.input)?;
-    let err = |e| anyhow!("{}: {e}", a.input.display());
-    let (h, _) = Header::parse(&bytes).map_err(err)?;
+    let (h, _) = Header::parse(&bytes).with_context(|| a.input.display().to_string())?;
     let crc_ok = NicFile::parse(&bytes).is_ok();
     let id: String = h.model_id.iter().map(|b| format!("{b:02x}")).collect();
     let bpp = nic_metrics::bpp(bytes.len(), h.width, h.height);

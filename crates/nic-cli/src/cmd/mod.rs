@@ -8,10 +8,12 @@ pub mod train;
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::Result;
 use nic_codec::ModelSet;
 use nic_model::DeviceChoice;
 use nic_model::burn::tensor::Device;
+
+use crate::exit::Failure;
 
 /// Options shared by `encode` and `decode`.
 #[derive(clap::Args)]
@@ -28,6 +30,10 @@ pub struct CodecArgs {
     /// auto or cpu.
     #[arg(long, default_value = "auto")]
     pub device: DeviceChoice,
+    /// Refuse pictures larger than this many pixels (memory grows with size, about 1.5 KB
+    /// per pixel); checked from the header, before decoding anything.
+    #[arg(long, default_value_t = nic_codec::MAX_PIXELS)]
+    pub max_pixels: u64,
 }
 
 /// `--model DIR`, or the bundled default.
@@ -54,14 +60,24 @@ impl CodecArgs {
         let output = given.map_or_else(|| input.with_extension(ext), Path::to_path_buf);
         if let (Ok(a), Ok(b)) = (input.canonicalize(), output.canonicalize()) {
             if a == b {
-                bail!("output {} is the input file", output.display());
+                return Err(Failure::Output(format!(
+                    "output {} is the input file",
+                    output.display()
+                ))
+                .into());
             }
         }
         if output.is_dir() {
-            bail!("output {} is a directory", output.display());
+            return Err(
+                Failure::Output(format!("output {} is a directory", output.display())).into(),
+            );
         }
         if output.exists() && !self.force {
-            bail!("{} exists; pass --force to overwrite it", output.display());
+            return Err(Failure::Output(format!(
+                "{} exists; pass --force to overwrite it",
+                output.display()
+            ))
+            .into());
         }
         Ok(output)
     }
@@ -69,19 +85,23 @@ impl CodecArgs {
 
 /// A clear error for an input that is missing or a directory, before any decoder sees it.
 pub fn check_input(path: &Path) -> Result<()> {
-    let meta =
-        std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let meta = std::fs::metadata(path)
+        .map_err(|e| Failure::Input(format!("cannot read {}: {e}", path.display())))?;
     if meta.is_dir() {
-        bail!("{} is a directory, not a file", path.display());
+        return Err(
+            Failure::Input(format!("{} is a directory, not a file", path.display())).into(),
+        );
     }
     Ok(())
 }
 
 pub fn read_file(path: &Path) -> Result<Vec<u8>> {
     check_input(path)?;
-    std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
+    std::fs::read(path)
+        .map_err(|e| Failure::Input(format!("cannot read {}: {e}", path.display())).into())
 }
 
 pub fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
-    nic_fs::write_atomic(path, bytes).with_context(|| format!("cannot write {}", path.display()))
+    nic_fs::write_atomic(path, bytes)
+        .map_err(|e| Failure::Output(format!("cannot write {}: {e}", path.display())).into())
 }

@@ -102,7 +102,9 @@ impl LatentCoder {
             .ok_or(CodingError::Corrupt)?;
         let mut dec = DefaultRangeDecoder::from_compressed(bytes_to_words(bytes))
             .map_err(|_| CodingError::Corrupt)?;
-        let mut out = Vec::with_capacity(total);
+        // The caller bounds `plane` (from a checked header); garbage still must not reserve
+        // more than a modest block before it has decoded anything.
+        let mut out = Vec::with_capacity(total.min(1 << 20));
         for ch in &self.channels {
             for _ in 0..plane {
                 out.push(ch.decode(&mut dec)?);

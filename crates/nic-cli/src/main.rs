@@ -60,7 +60,23 @@ fn main() {
         Command::Compare(a) => cmd::compare::run(a),
     };
     if let Err(e) = result {
-        eprintln!("error: {e:#}");
+        eprintln!("error: {}", message(&e));
         std::process::exit(exit::code(&e));
     }
+}
+
+/// The error and its causes, `: `-separated, each cause once: library errors often repeat
+/// their source in their own message, which anyhow's `{:#}` would print again.
+fn message(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let part = cause.to_string();
+        if !text.contains(&part) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&part);
+        }
+    }
+    text
 }

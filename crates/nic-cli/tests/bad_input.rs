@@ -47,27 +47,27 @@ fn nic(args: &[&str]) -> (Option<i32>, String) {
     (status.code(), err)
 }
 
-/// `nic CMD INPUT -o OUT --model M [extra]` fails with `code` and `needle`, leaving no `OUT`.
+/// `nic CMD INPUT -o OUT --model <default> [extra]`.
+fn coded(cmd: &str, input: &Path, out: &Path, extra: &[&str]) -> (Option<i32>, String) {
+    let model = model();
+    let mut args = vec![cmd, input.to_str().unwrap(), "-o", out.to_str().unwrap()];
+    args.extend(["--model", &model]);
+    args.extend_from_slice(extra);
+    nic(&args)
+}
+
+/// `nic CMD INPUT -o OUT [extra]` fails with `code` and `needle`, leaving no `OUT`.
 fn rejects(cmd: &str, input: &Path, out: &Path, extra: &[&str], code: i32, needle: &str) {
     let existed = out.exists();
-    let model = model();
-    let mut args = vec![
-        cmd,
-        input.to_str().unwrap(),
-        "-o",
-        out.to_str().unwrap(),
-        "--model",
-        &model,
-    ];
-    args.extend_from_slice(extra);
-    let (status, err) = nic(&args);
-    assert_eq!(status, Some(code), "nic {args:?}: {err}");
+    let args = format!("{cmd} {} -o {} {extra:?}", input.display(), out.display());
+    let (status, err) = coded(cmd, input, out, extra);
+    assert_eq!(status, Some(code), "nic {args}: {err}");
     assert!(
         err.contains(needle),
-        "nic {args:?}: expected {needle:?} in {err}"
+        "nic {args}: expected {needle:?} in {err}"
     );
     if !existed {
-        assert!(!out.exists(), "nic {args:?} left {}", out.display());
+        assert!(!out.exists(), "nic {args} left {}", out.display());
     }
     // No temporary files either.
     let dir = out.parent().unwrap();
@@ -84,26 +84,9 @@ fn rejects(cmd: &str, input: &Path, out: &Path, extra: &[&str], code: i32, needl
 /// `nic encode` then `nic decode` succeed and give back the picture's size.
 fn round_trips(dir: &Path, input: &Path, size: (u32, u32)) -> String {
     let (nic_file, png) = (dir.join("rt.nic"), dir.join("rt.png"));
-    let model = model();
-    let (status, err) = nic(&[
-        "encode",
-        input.to_str().unwrap(),
-        "-o",
-        nic_file.to_str().unwrap(),
-        "--model",
-        &model,
-        "--force",
-    ]);
+    let (status, err) = coded("encode", input, &nic_file, &["--force"]);
     assert_eq!(status, Some(0), "{err}");
-    let (status, err2) = nic(&[
-        "decode",
-        nic_file.to_str().unwrap(),
-        "-o",
-        png.to_str().unwrap(),
-        "--model",
-        &model,
-        "--force",
-    ]);
+    let (status, err2) = coded("decode", &nic_file, &png, &["--force"]);
     assert_eq!(status, Some(0), "{err2}");
     let back = image::open(&png).unwrap();
     assert_eq!((back.width(), back.height()), size);
@@ -125,15 +108,7 @@ impl Setup {
         .save(&src)
         .unwrap();
         let nic_file = dir.path().join("good.nic");
-        let model = model();
-        let (status, err) = nic(&[
-            "encode",
-            src.to_str().unwrap(),
-            "-o",
-            nic_file.to_str().unwrap(),
-            "--model",
-            &model,
-        ]);
+        let (status, err) = coded("encode", &src, &nic_file, &[]);
         assert_eq!(status, Some(0), "{err}");
         let good = std::fs::read(nic_file).unwrap();
         Setup { dir, good }

@@ -447,13 +447,13 @@ pub fn html(summary: &Summary, crops: &[CropSet]) -> Result<String, CompareError
         h.push_str("</table>");
     }
 
-    let _ = write!(
+    let _ = writeln!(
         h,
         "<h2>Method</h2><ul><li>bpp = 8 × file bytes (headers included) / pixels; PSNR on 8-bit \
          RGB, 10·log10(255²/MSE) over all pixels and channels; means over images per quality \
          point, as CompressAI reports them.</li><li>MS-SSIM: {}.</li><li>Encode and decode \
          times are wall times of one call each, run one at a time; nic's include the network \
-         and the entropy coder.</li></ul><script>{SCRIPT}</script></body></html>\n",
+         and the entropy coder.</li></ul><script>{SCRIPT}</script></body></html>",
         escape(&summary.ms_ssim_method)
     );
     Ok(h)

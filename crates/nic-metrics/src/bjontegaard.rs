@@ -73,7 +73,7 @@ fn mean_difference(anchor: &[(f64, f64)], test: &[(f64, f64)]) -> Option<f64> {
     let test = Pchip::new(test)?;
     let low = anchor.x_min().max(test.x_min());
     let high = anchor.x_max().min(test.x_max());
-    if !(high > low) {
+    if high <= low {
         return None;
     }
     Some((test.integral(low, high) - anchor.integral(low, high)) / (high - low))

@@ -37,10 +37,10 @@ pub struct Args {
 pub fn run(a: Args) -> Result<()> {
     let selection = Selection::parse(&a.codecs)?;
     // The bundled model is looked for only when nic is compared.
-    let model_dir = match &a.model {
-        Some(d) => Some(d.clone()),
-        None if selection.contains("nic") => Some(nic_codec::default_model_dir()?),
-        None => None,
+    let model_dir = if selection.contains("nic") {
+        Some(super::model_dir(a.model.as_deref())?)
+    } else {
+        None
     };
     let options = Options {
         data: a.data.clone(),

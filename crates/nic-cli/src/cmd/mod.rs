@@ -37,12 +37,16 @@ pub struct CodecArgs {
 }
 
 /// `--model DIR`, or the bundled default.
-pub fn model_set(dir: Option<&Path>) -> Result<ModelSet> {
-    let dir = match dir {
+pub fn model_dir(dir: Option<&Path>) -> Result<PathBuf> {
+    Ok(match dir {
         Some(d) => d.to_path_buf(),
         None => nic_codec::default_model_dir()?,
-    };
-    Ok(ModelSet::open(&dir)?)
+    })
+}
+
+/// The models of `--model DIR`, or of the bundled default.
+pub fn model_set(dir: Option<&Path>) -> Result<ModelSet> {
+    Ok(ModelSet::open(&model_dir(dir)?)?)
 }
 
 pub fn open_device(choice: DeviceChoice, quiet: bool) -> Device {

@@ -15,6 +15,9 @@ pub enum Failure {
     /// An output that must not or cannot be written.
     #[error("{0}")]
     Output(String),
+    /// Arguments that parse but do not make sense together.
+    #[error("{0}")]
+    Usage(String),
 }
 
 pub const OTHER: i32 = 1;
@@ -25,6 +28,8 @@ pub const BAD_NIC_FILE: i32 = 4;
 pub const MODEL: i32 = 5;
 pub const OUTPUT: i32 = 6;
 pub const TOO_LARGE: i32 = 7;
+/// The device asked for with `--device` is not there or cannot be opened.
+pub const DEVICE: i32 = 8;
 
 /// The status for an error: that of the first cause in its chain nic knows.
 pub fn code(error: &anyhow::Error) -> i32 {
@@ -36,7 +41,11 @@ fn classify(cause: &(dyn std::error::Error + 'static)) -> Option<i32> {
         return Some(match f {
             Failure::Input(_) => BAD_INPUT,
             Failure::Output(_) => OUTPUT,
+            Failure::Usage(_) => USAGE,
         });
+    }
+    if cause.is::<nic_model::DeviceError>() {
+        return Some(DEVICE);
     }
     if let Some(e) = cause.downcast_ref::<ImageError>() {
         return Some(image(e));

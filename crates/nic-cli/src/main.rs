@@ -5,6 +5,12 @@ mod exit;
 
 use clap::{Parser, Subcommand};
 
+/// The networks allocate and free buffers of megabytes at every layer; glibc's allocator hands
+/// each back to the kernel and faults it in again (12 % of a training step in the kernel, most
+/// of it page faults), where mimalloc keeps and reuses them.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "nic",
@@ -33,6 +39,9 @@ enum Command {
     /// MS-SSIM, ratios, BD-rates, plots and an HTML report.
     #[command(visible_alias = "eval")]
     Compare(cmd::compare::Args),
+    /// Time training steps, encoding and decoding, and measure peak memory (nic's own figures;
+    /// scripts/bench-vs-pytorch.sh puts them beside CompressAI's).
+    Bench(cmd::bench::Args),
 }
 
 fn main() {
@@ -42,6 +51,13 @@ fn main() {
     // SAFETY: runs first, before any thread exists, and only resets one signal's disposition.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+    // Mesa's Vulkan device-select layer asks Wayland for the default GPU when Vulkan starts,
+    // which prints "error: XDG_RUNTIME_DIR is invalid" on every headless machine. nic chooses
+    // its adapter itself (see nic_model::DeviceChoice), so the layer is switched off.
+    if std::env::var_os("NODEVICE_SELECT").is_none() {
+        // SAFETY: runs before any thread exists, so nothing reads the environment meanwhile.
+        unsafe { std::env::set_var("NODEVICE_SELECT", "1") };
     }
     let cli = Cli::parse();
     if let Some(n) = cli.threads {
@@ -58,6 +74,7 @@ fn main() {
         Command::Decode(a) => cmd::decode::run(a),
         Command::Info(a) => cmd::info::run(a),
         Command::Compare(a) => cmd::compare::run(a),
+        Command::Bench(a) => cmd::bench::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {}", message(&e));

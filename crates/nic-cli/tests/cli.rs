@@ -206,3 +206,153 @@ fn mse(a: &[u8], b: &[u8]) -> f64 {
         .sum::<f64>()
         / a.len() as f64
 }
+
+/// Files encoded on the GPU path (wgpu on Mesa's software Vulkan driver) decode on the CPU and
+/// the other way round, with the bundled model: the entropy-coded latents are integers, so
+/// they are exact, and the pictures differ only by the backends' float rounding. Skipped
+/// without a software adapter, except under CI.
+#[test]
+fn files_move_between_gpu_and_cpu() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let models = repo.join("models/default");
+    let sample = repo.join("datasets/samples/cifar10/cifar-cat-0000.jpg");
+    let dir = tempfile::tempdir().unwrap();
+    let path = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    let run = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--model", models.to_str().unwrap()]);
+        nic(&all)
+    };
+    let probe = run(&[
+        "encode",
+        sample.to_str().unwrap(),
+        "-o",
+        &path("gpu.nic"),
+        "--device",
+        "gpu-software",
+    ]);
+    if probe.status.code() == Some(8) && std::env::var_os("CI").is_none() {
+        eprintln!("skipped: {}", String::from_utf8_lossy(&probe.stderr));
+        return;
+    }
+    assert!(
+        probe.status.success(),
+        "{}",
+        String::from_utf8_lossy(&probe.stderr)
+    );
+    assert!(String::from_utf8_lossy(&probe.stderr).contains("device: gpu: "));
+    let ok_run = |args: &[&str]| {
+        let out = run(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    ok_run(&[
+        "encode",
+        sample.to_str().unwrap(),
+        "-o",
+        &path("cpu.nic"),
+        "--device",
+        "cpu",
+        "--quiet",
+    ]);
+    for (file, device) in [
+        ("gpu", "cpu"),
+        ("gpu", "gpu-software"),
+        ("cpu", "gpu-software"),
+        ("cpu", "cpu"),
+    ] {
+        let out = path(&format!("{file}-on-{device}.png"));
+        ok_run(&[
+            "decode",
+            &path(&format!("{file}.nic")),
+            "-o",
+            &out,
+            "--device",
+            device,
+            "--quiet",
+        ]);
+    }
+    let read = |n: &str| image::open(path(n)).unwrap().to_rgb8().into_raw();
+    let original = image::open(&sample).unwrap().to_rgb8().into_raw();
+    for file in ["gpu", "cpu"] {
+        let (a, b) = (
+            read(&format!("{file}-on-cpu.png")),
+            read(&format!("{file}-on-gpu-software.png")),
+        );
+        let worst = a.iter().zip(&b).map(|(x, y)| x.abs_diff(*y)).max().unwrap();
+        assert!(
+            worst <= 1,
+            "{file}.nic decodes {worst} levels apart on CPU and GPU"
+        );
+        let psnr = 10.0 * (255.0f64.powi(2) / mse(&original, &a)).log10();
+        assert!(psnr > 20.0, "{file}.nic: PSNR {psnr:.2} dB");
+    }
+    // Both encoders round the same latents but for the rare value on a rounding boundary.
+    let (g, c) = (
+        std::fs::metadata(path("gpu.nic")).unwrap().len() as f64,
+        std::fs::metadata(path("cpu.nic")).unwrap().len() as f64,
+    );
+    assert!((g - c).abs() <= 0.02 * c, "GPU file {g} B, CPU file {c} B");
+}
+
+/// `nic bench` on one small case: a JSON result with the figures, a clear error for an unknown
+/// case or a missing GPU, and weights exported as `.npy` files for the PyTorch comparison.
+#[test]
+fn bench_measures_a_case_and_exports_weights() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let models = repo.join("models/default");
+    let models = models.to_str().unwrap();
+    let image = repo.join("datasets/samples/kodak/kodim23.png");
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("bench.json");
+    let out = ok(&[
+        "bench",
+        "--model",
+        models,
+        "--image",
+        image.to_str().unwrap(),
+        "--cases",
+        "decode",
+        "--runs",
+        "2",
+        "--warmup",
+        "0",
+        "--device",
+        "cpu",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("decode"));
+    let results: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let r = &results[0];
+    assert_eq!(r["case"], "decode");
+    assert_eq!(r["seconds"].as_array().unwrap().len(), 2);
+    assert!(r["median_seconds"].as_f64().unwrap() > 0.0);
+    assert!(r["bpp"].as_f64().unwrap() > 0.1);
+    assert!(r["peak_rss_mib"].as_f64().unwrap() > 1.0);
+
+    assert_eq!(nic(&["bench", "--cases", "fly"]).status.code(), Some(2));
+    let missing = nic(&["bench", "--cases", "encode", "--device", "gpu:7"]);
+    assert_eq!(missing.status.code(), Some(8));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("GPU"));
+
+    let weights = dir.path().join("weights");
+    ok(&[
+        "bench",
+        "--model",
+        models,
+        "--export-weights",
+        weights.to_str().unwrap(),
+    ]);
+    let npy = std::fs::read_dir(&weights)
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().extension() == Some("npy".as_ref()))
+        .count();
+    // 4 + 4 convolutions (weight, bias), 3 + 3 GDNs (beta, gamma), 4 + 4 + 3 prior tensors.
+    assert_eq!(npy, 16 + 12 + 11);
+    assert!(weights.join("model.json").is_file());
+}

@@ -1,4 +1,5 @@
-//! Channel-first float images, and the padding that makes any size fit the network.
+//! Channel-first float images, taken from and put back into 8-bit pictures a region at a time,
+//! so that large pictures go through the network in tiles without a float copy of the whole.
 
 use image::RgbImage;
 
@@ -11,71 +12,24 @@ pub struct Planar {
 }
 
 impl Planar {
-    pub fn from_rgb8(img: &RgbImage) -> Self {
-        let (w, h) = (img.width() as usize, img.height() as usize);
-        let mut data = vec![0.0; 3 * w * h];
-        for (i, px) in img.as_raw().chunks_exact(3).enumerate() {
-            for c in 0..3 {
-                data[c * w * h + i] = px[c] as f32 / 255.0;
-            }
-        }
-        Planar {
-            width: w,
-            height: h,
-            data,
-        }
-    }
-
-    /// Back to 8-bit RGB: clamped to 0..=1, scaled and rounded to nearest.
-    pub fn to_rgb8(&self) -> RgbImage {
-        let plane = self.width * self.height;
-        let mut raw = vec![0u8; 3 * plane];
-        for i in 0..plane {
-            for c in 0..3 {
-                raw[3 * i + c] = (self.data[c * plane + i].clamp(0.0, 1.0) * 255.0).round() as u8;
-            }
-        }
-        RgbImage::from_raw(self.width as u32, self.height as u32, raw).expect("buffer size matches")
-    }
-
-    /// Pads right and bottom to the next multiple of `multiple` by repeating the edge pixels.
-    /// Repeating (rather than zeros) keeps the padded area flat, so it costs few bits and does
-    /// not ring into the picture.
-    pub fn pad_to_multiple(&self, multiple: usize) -> Planar {
-        let w = self.width.div_ceil(multiple) * multiple;
-        let h = self.height.div_ceil(multiple) * multiple;
-        if (w, h) == (self.width, self.height) {
-            return self.clone();
-        }
-        let mut data = vec![0.0; 3 * w * h];
-        for c in 0..3 {
-            let src = &self.data[c * self.width * self.height..][..self.width * self.height];
-            let dst = &mut data[c * w * h..][..w * h];
-            for y in 0..h {
-                let row = &src[y.min(self.height - 1) * self.width..][..self.width];
-                let out = &mut dst[y * w..][..w];
-                out[..self.width].copy_from_slice(row);
-                out[self.width..].fill(row[self.width - 1]);
-            }
-        }
-        Planar {
-            width: w,
-            height: h,
-            data,
-        }
-    }
-
-    /// The top-left `width × height` region.
-    pub fn crop(&self, width: usize, height: usize) -> Planar {
-        assert!(
-            width <= self.width && height <= self.height,
-            "crop larger than the image"
-        );
-        let mut data = Vec::with_capacity(3 * width * height);
-        for c in 0..3 {
-            let plane = &self.data[c * self.width * self.height..];
-            for y in 0..height {
-                data.extend_from_slice(&plane[y * self.width..][..width]);
+    /// The `width × height` region of `img` whose top-left corner is (`x`, `y`). Where it
+    /// reaches past the right or bottom edge, the edge pixels are repeated: that is how images
+    /// are padded to a multiple of the network's stride, and repeating (rather than zeros)
+    /// keeps the padded area flat, so it costs few bits and does not ring into the picture.
+    pub fn region(img: &RgbImage, x: usize, y: usize, width: usize, height: usize) -> Planar {
+        let (iw, ih) = (img.width() as usize, img.height() as usize);
+        assert!(iw > 0 && ih > 0, "empty image");
+        let raw = img.as_raw();
+        let plane = width * height;
+        let mut data = vec![0.0; 3 * plane];
+        for row in 0..height {
+            let sy = (y + row).min(ih - 1);
+            for col in 0..width {
+                let sx = (x + col).min(iw - 1);
+                let px = &raw[3 * (sy * iw + sx)..][..3];
+                for c in 0..3 {
+                    data[c * plane + row * width + col] = px[c] as f32 / 255.0;
+                }
             }
         }
         Planar {
@@ -83,6 +37,38 @@ impl Planar {
             height,
             data,
         }
+    }
+
+    /// The whole picture.
+    pub fn from_rgb8(img: &RgbImage) -> Planar {
+        Planar::region(img, 0, 0, img.width() as usize, img.height() as usize)
+    }
+
+    /// Writes the `width × height` top-left part of this image into `img` at (`x`, `y`),
+    /// clamped to 0..=1, scaled and rounded to nearest; what falls outside `img` is dropped
+    /// (the padding).
+    pub fn paste_into(&self, img: &mut RgbImage, x: usize, y: usize) {
+        let (iw, ih) = (img.width() as usize, img.height() as usize);
+        let plane = self.width * self.height;
+        let w = self.width.min(iw.saturating_sub(x));
+        let h = self.height.min(ih.saturating_sub(y));
+        let raw: &mut [u8] = img;
+        for row in 0..h {
+            for col in 0..w {
+                let out = &mut raw[3 * ((y + row) * iw + x + col)..][..3];
+                for (c, o) in out.iter_mut().enumerate() {
+                    let v = self.data[c * plane + row * self.width + col];
+                    *o = (v.clamp(0.0, 1.0) * 255.0).round() as u8;
+                }
+            }
+        }
+    }
+
+    /// Back to an 8-bit picture of the same size.
+    pub fn to_rgb8(&self) -> RgbImage {
+        let mut img = RgbImage::new(self.width as u32, self.height as u32);
+        self.paste_into(&mut img, 0, 0);
+        img
     }
 }
 
@@ -97,16 +83,16 @@ mod tests {
     }
 
     #[test]
-    fn pad_then_crop_restores_every_size() {
+    fn padded_region_then_paste_restores_every_size() {
         for (w, h) in [(1, 1), (31, 17), (769, 513), (16, 16), (1, 40)] {
             let img = gradient(w, h);
-            let p = Planar::from_rgb8(&img);
-            let padded = p.pad_to_multiple(16);
-            assert_eq!(padded.width % 16, 0);
-            assert_eq!(padded.height % 16, 0);
-            assert!(padded.width >= w as usize && padded.width < w as usize + 16);
-            assert!(padded.height >= h as usize && padded.height < h as usize + 16);
-            let back = padded.crop(w as usize, h as usize).to_rgb8();
+            let (pw, ph) = (
+                (w as usize).div_ceil(16) * 16,
+                (h as usize).div_ceil(16) * 16,
+            );
+            let padded = Planar::region(&img, 0, 0, pw, ph);
+            let mut back = RgbImage::new(w, h);
+            padded.paste_into(&mut back, 0, 0);
             assert_eq!(back, img, "{w}x{h}");
         }
     }
@@ -114,9 +100,21 @@ mod tests {
     #[test]
     fn padding_repeats_the_edges() {
         let img = gradient(3, 2);
-        let padded = Planar::from_rgb8(&img).pad_to_multiple(4).to_rgb8();
+        let padded = Planar::region(&img, 0, 0, 4, 4).to_rgb8();
         assert_eq!(padded.get_pixel(3, 0), img.get_pixel(2, 0));
         assert_eq!(padded.get_pixel(3, 3), img.get_pixel(2, 1));
         assert_eq!(padded.get_pixel(0, 3), img.get_pixel(0, 1));
+    }
+
+    #[test]
+    fn regions_pasted_side_by_side_rebuild_the_picture() {
+        let img = gradient(37, 23);
+        let mut back = RgbImage::new(37, 23);
+        for y in (0..23).step_by(8) {
+            for x in (0..37).step_by(16) {
+                Planar::region(&img, x, y, 16, 8).paste_into(&mut back, x, y);
+            }
+        }
+        assert_eq!(back, img);
     }
 }

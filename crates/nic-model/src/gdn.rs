@@ -5,8 +5,6 @@
 //! Ballé-style codecs need fewer channels than with ReLU for the same rate–distortion.
 
 use burn::module::{Module, Param};
-use burn::tensor::module::conv2d;
-use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Tensor};
 
 /// β and γ are stored reparameterized (as in tensorflow-compression and CompressAI) so they stay
@@ -38,15 +36,14 @@ impl Gdn {
     }
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let c = self.beta.dims()[0];
-        let beta = non_negative(self.beta.val(), BETA_MIN);
-        let gamma = non_negative(self.gamma.val(), 0.0).reshape([c, c, 1, 1]);
-        let norm = conv2d(
-            x.clone().square(),
-            gamma,
-            Some(beta),
-            ConvOptions::new([1, 1], [0, 0], [1, 1], 1),
-        );
+        let [b, c, h, w] = x.dims();
+        let beta = non_negative(self.beta.val(), BETA_MIN).reshape([1, c, 1]);
+        let gamma = non_negative(self.gamma.val(), 0.0).unsqueeze::<3>();
+        // The 1×1 convolution γ·x² as one batched matrix product over the pixels: burn Flex's
+        // convolution goes through im2col and one GEMM per image, and this made a training
+        // step 19 % faster (see the README's speed section).
+        let norm =
+            (gamma.matmul(x.clone().square().reshape([b, c, h * w])) + beta).reshape([b, c, h, w]);
         if self.inverse {
             x * norm.sqrt()
         } else {

@@ -7,11 +7,12 @@
 //! ([`Gdn`]) is the nonlinearity in both transforms.
 //!
 //! Nothing here assumes a backend: every constructor takes a `burn::tensor::Device`, so the
-//! same code runs on the CPU (Flex) or a GPU.
+//! same code runs on the CPU (Flex) or a GPU through wgpu ([`DeviceChoice`]).
 
 mod arch;
 mod compressor;
 mod device;
+mod export;
 mod gdn;
 mod prior;
 mod store;
@@ -20,7 +21,8 @@ mod transforms;
 
 pub use arch::Architecture;
 pub use compressor::{Compressor, RdOutput};
-pub use device::{DeviceChoice, DeviceError};
+pub use device::{DeviceChoice, DeviceError, OpenedDevice};
+pub use export::{NamedTensor, named_parameters, to_npy};
 pub use gdn::Gdn;
 pub use prior::FactorizedPrior;
 pub use store::{INFO_FILE, ModelError, ModelInfo, SavedModel, TrainingInfo, WEIGHTS_FILE};

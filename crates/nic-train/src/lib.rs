@@ -12,4 +12,7 @@ mod trainer;
 
 pub use checkpoint::{Checkpoint, CheckpointError, RunKey};
 pub use log::LOG_FILE;
-pub use trainer::{TrainError, TrainOptions, TrainSummary, ValStats, train};
+pub use trainer::{
+    StepStats, TrainError, TrainOptions, TrainSummary, ValStats, optimizer, train, train_step,
+    uniform_noise,
+};

@@ -183,19 +183,16 @@ pub fn train(opts: &TrainOptions, device: &Device) -> Result<TrainSummary, Train
             step,
             &ad,
         );
-        let out = model.rd_train(x, noise, opts.lambda);
-        let loss = out.loss.clone().into_scalar::<f32>() as f64;
-        if !loss.is_finite() {
+        let stats;
+        (model, stats) = train_step(model, &mut optim, x, noise, opts.lambda, lr);
+        if !stats.loss.is_finite() {
             pb.abandon();
-            return Err(TrainError::Diverged { step, loss });
+            return Err(TrainError::Diverged {
+                step,
+                loss: stats.loss,
+            });
         }
-        acc.add(
-            loss,
-            out.bpp.into_scalar::<f32>() as f64,
-            out.mse.into_scalar::<f32>() as f64,
-        );
-        let grads = GradientsParams::from_grads(out.loss.backward(), &model);
-        model = optim.step(lr, model, grads);
+        acc.add(stats.loss, stats.bpp, stats.mse);
         step += 1;
         pb.inc(1);
 
@@ -271,6 +268,45 @@ pub fn train(opts: &TrainOptions, device: &Device) -> Result<TrainSummary, Train
     })
 }
 
+/// Figures of one training step (batch means).
+#[derive(Debug, Clone, Copy)]
+pub struct StepStats {
+    pub loss: f64,
+    pub bpp: f64,
+    pub mse: f64,
+}
+
+/// The optimizer training uses: Adam with the gradient norm clipped to 1.
+pub fn optimizer() -> ModuleOptimizer {
+    AdamConfig::new()
+        .with_grad_clipping(Some(GradientClippingConfig::Norm(1.0)))
+        .init()
+}
+
+/// One optimization step exactly as training does it (and `nic bench` times it): forward pass
+/// with noisy latents, rate–distortion loss, backward pass, Adam update. `model` and `x` live on
+/// an autodiff device. A non-finite loss leaves the model as it was (the caller stops there).
+pub fn train_step(
+    model: Compressor,
+    optim: &mut ModuleOptimizer,
+    x: Tensor<4>,
+    noise: Tensor<4>,
+    lambda: f64,
+    lr: f64,
+) -> (Compressor, StepStats) {
+    let out = model.rd_train(x, noise, lambda);
+    let stats = StepStats {
+        loss: out.loss.clone().into_scalar::<f32>() as f64,
+        bpp: out.bpp.into_scalar::<f32>() as f64,
+        mse: out.mse.into_scalar::<f32>() as f64,
+    };
+    if !stats.loss.is_finite() {
+        return (model, stats);
+    }
+    let grads = GradientsParams::from_grads(out.loss.backward(), &model);
+    (optim.step(lr, model, grads), stats)
+}
+
 /// Where a run starts: fresh weights at step 0, or the checkpoint's weights, optimizer state
 /// and step.
 struct Start {
@@ -283,9 +319,7 @@ struct Start {
 fn start_or_resume(opts: &TrainOptions, key: &RunKey, ad: &Device) -> Result<Start, TrainError> {
     ad.seed(opts.seed);
     let model = Compressor::new(&opts.architecture, ad);
-    let optim = AdamConfig::new()
-        .with_grad_clipping(Some(GradientClippingConfig::Norm(1.0)))
-        .init();
+    let optim = optimizer();
     let model = match &opts.init {
         Some(dir) => {
             let saved = SavedModel::load(dir, &ad.clone().without_autodiff())?;
@@ -364,7 +398,7 @@ fn learning_rate(opts: &TrainOptions, step: u64) -> f64 {
 
 /// Uniform noise in ±½ for step `step`, drawn on the host from a seed fixed by (seed, step):
 /// the same on every backend and after a resume.
-fn uniform_noise(shape: [usize; 4], seed: u64, step: u64, device: &Device) -> Tensor<4> {
+pub fn uniform_noise(shape: [usize; 4], seed: u64, step: u64, device: &Device) -> Tensor<4> {
     let mut rng =
         StdRng::seed_from_u64(seed ^ step.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x6e6f_6973_65);
     let n = shape.iter().product();

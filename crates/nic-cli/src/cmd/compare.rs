@@ -29,7 +29,7 @@ pub struct Args {
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
-    /// Device for nic's networks: auto or cpu.
+    /// Device for nic's networks: auto, cpu, gpu, gpu:N or gpu-software.
     #[arg(long, default_value = "auto")]
     device: DeviceChoice,
 }
@@ -47,7 +47,7 @@ pub fn run(a: Args) -> Result<()> {
         out: a.out.clone(),
         selection,
         model_dir,
-        device: super::open_device(a.device, a.quiet),
+        device: super::open_device(a.device, a.quiet)?,
         limit: a.limit,
         crops: a.crops,
         progress: !a.quiet,

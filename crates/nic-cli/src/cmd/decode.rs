@@ -20,7 +20,7 @@ pub fn run(a: Args) -> Result<()> {
     let bytes = super::read_file(&a.input)?;
     let file = NicFile::parse(&bytes).with_context(|| a.input.display().to_string())?;
     let set = super::model_set(a.common.model.as_deref())?;
-    let device = super::open_device(a.common.device, a.common.quiet);
+    let device = super::open_device(a.common.device, a.common.quiet)?;
     let codec = set
         .load(file.quality, &device)?
         .with_max_pixels(a.common.max_pixels);

@@ -27,7 +27,7 @@ pub fn run(a: Args) -> Result<()> {
         }
     }
     let set = super::model_set(a.common.model.as_deref())?;
-    let device = super::open_device(a.common.device, a.common.quiet);
+    let device = super::open_device(a.common.device, a.common.quiet)?;
     let codec = set
         .load(a.quality, &device)?
         .with_max_pixels(a.common.max_pixels);

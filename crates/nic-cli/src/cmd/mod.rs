@@ -1,5 +1,6 @@
 //! One module per subcommand, plus what they share.
 
+pub mod bench;
 pub mod compare;
 pub mod decode;
 pub mod encode;
@@ -27,11 +28,13 @@ pub struct CodecArgs {
     /// No messages but errors.
     #[arg(long)]
     pub quiet: bool,
-    /// auto or cpu.
+    /// auto (a hardware GPU if there is one, else the CPU), cpu, gpu, gpu:N, or gpu-software
+    /// (a software Vulkan driver, for tests).
     #[arg(long, default_value = "auto")]
     pub device: DeviceChoice,
-    /// Refuse pictures larger than this many pixels (memory grows with size, about 1.5 KB
-    /// per pixel); checked from the header, before decoding anything.
+    /// Refuse pictures larger than this many pixels (the networks run in tiles, but the
+    /// picture and its latents are held whole); checked from the header, before decoding
+    /// anything.
     #[arg(long, default_value_t = nic_codec::MAX_PIXELS)]
     pub max_pixels: u64,
 }
@@ -49,12 +52,13 @@ pub fn model_set(dir: Option<&Path>) -> Result<ModelSet> {
     Ok(ModelSet::open(&model_dir(dir)?)?)
 }
 
-pub fn open_device(choice: DeviceChoice, quiet: bool) -> Device {
-    let (device, name) = choice.open();
+/// Opens `--device` and says which device that is, once.
+pub fn open_device(choice: DeviceChoice, quiet: bool) -> Result<Device> {
+    let opened = choice.open()?;
     if !quiet {
-        eprintln!("device: {name}");
+        eprintln!("device: {}", opened.description);
     }
-    device
+    Ok(opened.device)
 }
 
 impl CodecArgs {

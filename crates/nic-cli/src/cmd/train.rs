@@ -66,13 +66,13 @@ pub struct Args {
     /// No progress bar or messages.
     #[arg(long)]
     quiet: bool,
-    /// auto or cpu.
+    /// auto (a hardware GPU if there is one, else the CPU), cpu, gpu, gpu:N or gpu-software.
     #[arg(long, default_value = "auto")]
     device: DeviceChoice,
 }
 
 pub fn run(a: Args) -> Result<()> {
-    let device = super::open_device(a.device, a.quiet);
+    let device = super::open_device(a.device, a.quiet)?;
     let opts = TrainOptions {
         data: a.data,
         val: a.val,

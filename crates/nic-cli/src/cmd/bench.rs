@@ -1,0 +1,347 @@
+//! `nic bench`: nic's own speed and memory figures, so regressions show and so
+//! `scripts/bench-vs-pytorch.sh` can put them beside CompressAI's.
+//!
+//! Each case runs in a fresh child process (this same executable with `--child`), so its peak
+//! resident memory is its own and not the high-water mark of the cases before it.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use nic_codec::Codec;
+use nic_format::NicFile;
+use nic_image::RgbImage;
+use nic_model::burn::tensor::{Device, Distribution, Tensor};
+use nic_model::{Architecture, Compressor, DeviceChoice};
+use serde::{Deserialize, Serialize};
+
+use crate::exit::Failure;
+
+/// The cases, as `--cases` names them: training steps at three batch shapes (the issue's
+/// CIFAR-sized, mid and large crops), coding one Kodak picture, and a 3072×2048 picture.
+const CASES: [&str; 7] = [
+    "train-64x32",
+    "train-16x64",
+    "train-8x256",
+    "encode",
+    "decode",
+    "encode-3072x2048",
+    "decode-3072x2048",
+];
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Cases to run, comma-separated (default: all): train-64x32, train-16x64, train-8x256
+    /// (batch × crop side), encode, decode (--image), encode-3072x2048, decode-3072x2048 (a
+    /// 4×4 mosaic of --image).
+    #[arg(long, value_delimiter = ',', default_values_t = CASES.map(String::from))]
+    cases: Vec<String>,
+    /// Timed repetitions per case (the median is reported), after --warmup untimed ones.
+    #[arg(long, default_value_t = 5)]
+    runs: usize,
+    #[arg(long, default_value_t = 1)]
+    warmup: usize,
+    /// Picture for the coding cases (default: the bundled kodim01.png sample).
+    #[arg(long)]
+    image: Option<PathBuf>,
+    /// Model folder for the coding cases (default: the bundled models/default).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Quality of the model used for coding.
+    #[arg(short, long, default_value_t = 2)]
+    quality: u8,
+    /// auto, cpu, gpu, gpu:N or gpu-software.
+    #[arg(long, default_value = "auto")]
+    device: DeviceChoice,
+    /// Also write the results here, as JSON.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Write the weights of the coding model to this folder as NumPy .npy files (for the
+    /// PyTorch comparison) and stop.
+    #[arg(long)]
+    export_weights: Option<PathBuf>,
+    /// Run the one case given in this process and print its result as JSON (used internally).
+    #[arg(long, hide = true)]
+    child: bool,
+}
+
+/// What one case measured.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CaseResult {
+    pub case: String,
+    pub device: String,
+    pub threads: usize,
+    /// Seconds of each timed repetition.
+    pub seconds: Vec<f64>,
+    pub median_seconds: f64,
+    /// Training: images per second at the median.
+    pub images_per_second: Option<f64>,
+    /// Coding: the file's bits per pixel.
+    pub bpp: Option<f64>,
+    /// Peak resident memory of the process running the case, in MiB.
+    pub peak_rss_mib: Option<f64>,
+}
+
+pub fn run(a: Args) -> Result<()> {
+    if let Some(dir) = &a.export_weights {
+        return export_weights(&a, dir);
+    }
+    for c in &a.cases {
+        if !CASES.contains(&c.as_str()) {
+            bail!(Failure::Usage(format!(
+                "unknown case '{c}'; known: {}",
+                CASES.join(", ")
+            )));
+        }
+    }
+    if a.runs == 0 {
+        bail!(Failure::Usage("--runs must be at least 1".into()));
+    }
+    if a.child {
+        let [case] = a.cases.as_slice() else {
+            bail!(Failure::Usage("--child runs exactly one case".into()));
+        };
+        let result = run_case(&a, case)?;
+        println!("{}", serde_json::to_string(&result)?);
+        return Ok(());
+    }
+    // Fails here, with the device's own error, rather than in every child.
+    a.device.open()?;
+    let mut results = Vec::new();
+    println!(
+        "{:<18} {:>10} {:>14} {:>10} {:>12}",
+        "case", "median s", "images/s", "bpp", "peak MiB"
+    );
+    for case in &a.cases {
+        let r = spawn_case(&a, case)?;
+        println!(
+            "{:<18} {:>10.4} {:>14} {:>10} {:>12}",
+            r.case,
+            r.median_seconds,
+            r.images_per_second
+                .map_or("-".into(), |v| format!("{v:.1}")),
+            r.bpp.map_or("-".into(), |v| format!("{v:.4}")),
+            r.peak_rss_mib.map_or("-".into(), |v| format!("{v:.0}")),
+        );
+        results.push(r);
+    }
+    if let Some(first) = results.first() {
+        println!("device: {}", first.device);
+    }
+    if let Some(path) = &a.json {
+        super::write_file(path, serde_json::to_string_pretty(&results)?.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// Runs `case` in a child process and reads its JSON line.
+fn spawn_case(a: &Args, case: &str) -> Result<CaseResult> {
+    let exe = std::env::current_exe().context("locating the nic executable")?;
+    let mut cmd = Command::new(exe);
+    cmd.env(
+        "RAYON_NUM_THREADS",
+        rayon::current_num_threads().to_string(),
+    )
+    .args(["bench", "--child", "--cases", case])
+    .args(["--runs", &a.runs.to_string()])
+    .args(["--warmup", &a.warmup.to_string()])
+    .args(["--quality", &a.quality.to_string()])
+    .args(["--device", &a.device.to_string()]);
+    if let Some(p) = &a.image {
+        cmd.arg("--image").arg(p);
+    }
+    if let Some(p) = &a.model {
+        cmd.arg("--model").arg(p);
+    }
+    let out = cmd.output().context("running a benchmark case")?;
+    if !out.status.success() {
+        bail!(
+            "benchmark case {case} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    let line = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(line.trim()).context("reading a benchmark case's result")
+}
+
+fn run_case(a: &Args, case: &str) -> Result<CaseResult> {
+    let opened = a.device.open()?;
+    let device = opened.device;
+    let mut result = CaseResult {
+        case: case.to_string(),
+        device: opened.description,
+        threads: rayon::current_num_threads(),
+        seconds: Vec::new(),
+        median_seconds: 0.0,
+        images_per_second: None,
+        bpp: None,
+        peak_rss_mib: None,
+    };
+    if let Some((batch, crop)) = train_shape(case) {
+        result.seconds = time_training(&device, batch, crop, a.warmup, a.runs);
+        result.median_seconds = median(&result.seconds);
+        result.images_per_second = Some(batch as f64 / result.median_seconds);
+    } else {
+        let codec = super::model_set(a.model.as_deref())?.load(a.quality, &device)?;
+        let mut img = nic_image::load_rgb8(&image_path(a.image.as_deref())?)?.image;
+        if case.ends_with("3072x2048") {
+            img = mosaic(&img, 3072, 2048);
+        }
+        let (bytes, _) = codec.encode(&img)?;
+        result.bpp = Some(nic_metrics::bpp(bytes.len(), img.width(), img.height()));
+        result.seconds = if case.starts_with("encode") {
+            time(a.warmup, a.runs, || codec.encode(&img).map(drop))?
+        } else {
+            let file = NicFile::parse(&bytes)?;
+            time(a.warmup, a.runs, || codec.decode(&file).map(drop))?
+        };
+        result.median_seconds = median(&result.seconds);
+    }
+    result.peak_rss_mib = peak_rss_mib();
+    Ok(result)
+}
+
+/// `train-BxC` → (B, C).
+fn train_shape(case: &str) -> Option<(usize, usize)> {
+    let (b, c) = case.strip_prefix("train-")?.split_once('x')?;
+    Some((b.parse().ok()?, c.parse().ok()?))
+}
+
+/// Seconds per training step of the default architecture on random pictures (the speed does
+/// not depend on the content), exactly as `nic train` steps.
+fn time_training(
+    device: &Device,
+    batch: usize,
+    crop: usize,
+    warmup: usize,
+    runs: usize,
+) -> Vec<f64> {
+    let ad = device.clone().autodiff();
+    ad.seed(1);
+    let mut model = Compressor::new(&Architecture::DEFAULT, &ad);
+    let mut optim = nic_train::optimizer();
+    let x = Tensor::<4>::random([batch, 3, crop, crop], Distribution::Uniform(0.0, 1.0), &ad);
+    let mut seconds = Vec::new();
+    for i in 0..warmup + runs {
+        let noise =
+            nic_train::uniform_noise(model.latent_shape(batch, crop, crop), 1, i as u64, &ad);
+        let t = Instant::now();
+        (model, _) = nic_train::train_step(model, &mut optim, x.clone(), noise, 0.0067, 1e-4);
+        if i >= warmup {
+            seconds.push(t.elapsed().as_secs_f64());
+        }
+    }
+    seconds
+}
+
+fn time<E>(warmup: usize, runs: usize, mut f: impl FnMut() -> Result<(), E>) -> Result<Vec<f64>>
+where
+    anyhow::Error: From<E>,
+{
+    let mut seconds = Vec::new();
+    for i in 0..warmup + runs {
+        let t = Instant::now();
+        f()?;
+        if i >= warmup {
+            seconds.push(t.elapsed().as_secs_f64());
+        }
+    }
+    Ok(seconds)
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    let n = s.len();
+    if n % 2 == 1 {
+        s[n / 2]
+    } else {
+        (s[n / 2 - 1] + s[n / 2]) / 2.0
+    }
+}
+
+/// `img` repeated to fill `width × height`, every other copy mirrored so that the copies meet
+/// without a hard edge (a large photograph-like picture from a small sample).
+fn mosaic(img: &RgbImage, width: u32, height: u32) -> RgbImage {
+    let (w, h) = img.dimensions();
+    RgbImage::from_fn(width, height, |x, y| {
+        let (tx, ty) = (x / w, y / h);
+        let sx = if tx % 2 == 0 { x % w } else { w - 1 - x % w };
+        let sy = if ty % 2 == 0 { y % h } else { h - 1 - y % h };
+        *img.get_pixel(sx, sy)
+    })
+}
+
+/// `--image`, or kodim01.png from the bundled samples (found like the default model).
+fn image_path(given: Option<&Path>) -> Result<PathBuf> {
+    if let Some(p) = given {
+        return Ok(p.to_path_buf());
+    }
+    let models = nic_codec::default_model_dir()?;
+    let sample = models
+        .ancestors()
+        .nth(2)
+        .map(|root| root.join("datasets/samples/kodak/kodim01.png"))
+        .filter(|p| p.is_file());
+    sample.ok_or_else(|| {
+        Failure::Input("no bundled kodim01.png sample found; pass --image".into()).into()
+    })
+}
+
+/// Peak resident memory of this process so far (Linux reports KiB, macOS bytes).
+fn peak_rss_mib() -> Option<f64> {
+    #[cfg(unix)]
+    {
+        // SAFETY: getrusage only writes into the struct we pass.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
+            return None;
+        }
+        let kib = if cfg!(target_os = "macos") {
+            usage.ru_maxrss as f64 / 1024.0
+        } else {
+            usage.ru_maxrss as f64
+        };
+        Some(kib / 1024.0)
+    }
+    #[cfg(not(unix))]
+    None
+}
+
+/// The coding model's weights as `.npy` files named by parameter path, plus `model.json`.
+fn export_weights(a: &Args, dir: &Path) -> Result<()> {
+    let set = super::model_set(a.model.as_deref())?;
+    let codec: Codec = set.load(a.quality, &Device::flex())?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Failure::Output(format!("cannot create {}: {e}", dir.display())))?;
+    for t in nic_model::named_parameters(&codec.model.compressor) {
+        super::write_file(&dir.join(format!("{}.npy", t.path)), &nic_model::to_npy(&t))?;
+    }
+    super::write_file(
+        &dir.join(nic_model::INFO_FILE),
+        serde_json::to_string_pretty(&codec.model.info)?.as_bytes(),
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn case_names_parse() {
+        assert_eq!(train_shape("train-64x32"), Some((64, 32)));
+        assert_eq!(train_shape("encode"), None);
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
+    }
+
+    #[test]
+    fn the_mosaic_mirrors_its_copies() {
+        let img = RgbImage::from_fn(3, 2, |x, y| nic_image::image::Rgb([x as u8, y as u8, 0]));
+        let m = mosaic(&img, 7, 5);
+        assert_eq!(m.get_pixel(2, 0), m.get_pixel(3, 0)); // mirrored at the seam
+        assert_eq!(m.get_pixel(6, 4).0, [0, 0, 0]);
+    }
+}

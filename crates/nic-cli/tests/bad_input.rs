@@ -15,6 +15,7 @@ const MODEL: i32 = 5;
 const OUTPUT: i32 = 6;
 const TOO_LARGE: i32 = 7;
 const USAGE: i32 = 2;
+const DEVICE: i32 = 8;
 
 fn model() -> String {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/default");
@@ -202,7 +203,7 @@ fn bad_nic_files_are_refused_with_status_4_or_5_or_7() {
 }
 
 #[test]
-fn bad_pictures_and_paths_are_refused_with_status_3_or_6() {
+fn bad_pictures_paths_and_devices_are_refused_with_status_2_3_6_or_8() {
     let s = Setup::new();
     let out = s.path("out.nic");
     let encode =
@@ -255,6 +256,19 @@ fn bad_pictures_and_paths_are_refused_with_status_3_or_6() {
         OUTPUT,
         "cannot write",
     );
+
+    // A GPU that is not there (no machine here has ten), and a device name nic does not know.
+    rejects("encode", &src, &out, &["--device", "gpu:9"], DEVICE, "GPU");
+    rejects(
+        "decode",
+        &good,
+        &s.path("x.png"),
+        &["--device", "gpu:9"],
+        DEVICE,
+        "GPU",
+    );
+    let (status, err) = nic(&["encode", src.to_str().unwrap(), "--device", "tpu"]);
+    assert_eq!(status, Some(USAGE), "{err}");
 
     let (status, err) = nic(&["encode", src.to_str().unwrap(), "--no-such-flag"]);
     assert_eq!(status, Some(USAGE), "{err}");

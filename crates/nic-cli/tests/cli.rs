@@ -338,6 +338,8 @@ fn bench_measures_a_case_and_exports_weights() {
     assert_eq!(nic(&["bench", "--cases", "fly"]).status.code(), Some(2));
     let missing = nic(&["bench", "--cases", "encode", "--device", "gpu:7"]);
     assert_eq!(missing.status.code(), Some(8));
+    let no_image = nic(&["bench", "--cases", "encode", "--image", "/no/such.png"]);
+    assert_eq!(no_image.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("GPU"));
 
     let weights = dir.path().join("weights");

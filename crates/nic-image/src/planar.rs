@@ -39,11 +39,6 @@ impl Planar {
         }
     }
 
-    /// The whole picture.
-    pub fn from_rgb8(img: &RgbImage) -> Planar {
-        Planar::region(img, 0, 0, img.width() as usize, img.height() as usize)
-    }
-
     /// Writes the `width × height` top-left part of this image into `img` at (`x`, `y`),
     /// clamped to 0..=1, scaled and rounded to nearest; what falls outside `img` is dropped
     /// (the padding).

@@ -106,8 +106,12 @@ pub fn run(a: Args) -> Result<()> {
         println!("{}", serde_json::to_string(&result)?);
         return Ok(());
     }
-    // Fails here, with the device's own error, rather than in every child.
+    // Fail here, with the inputs' own errors and exit statuses, rather than in every child.
     a.device.open()?;
+    if a.cases.iter().any(|c| train_shape(c).is_none()) {
+        super::check_input(&image_path(a.image.as_deref())?)?;
+        super::model_set(a.model.as_deref())?;
+    }
     let mut results = Vec::new();
     println!(
         "{:<18} {:>10} {:>14} {:>10} {:>12}",

@@ -21,16 +21,6 @@ import warnings
 # CompressAI 1.2.8 uses torch.jit.script, which PyTorch 2.15 warns about on import.
 warnings.filterwarnings("ignore", category=FutureWarning)
 
-CASES = [
-    "train-64x32",
-    "train-16x64",
-    "train-8x256",
-    "encode",
-    "decode",
-    "encode-3072x2048",
-    "decode-3072x2048",
-]
-
 
 def load_net(weights):
     import numpy as np
@@ -190,7 +180,8 @@ def main():
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=1)
-    ap.add_argument("--cases", default=",".join(CASES))
+    ap.add_argument("--cases", required=True,
+                    help="comma-separated, as nic bench names them (train-64x32, encode, ...)")
     ap.add_argument("--json", help="write PyTorch's results here")
     ap.add_argument("--nic", help="nic bench --json output: print the ratio table")
     ap.add_argument("--child", help=argparse.SUPPRESS)
@@ -201,7 +192,7 @@ def main():
         return
     results = []
     for case in args.cases.split(","):
-        cmd = [sys.executable, __file__, "--child", case, "--weights", args.weights,
+        cmd = [sys.executable, __file__, "--child", case, "--cases", case, "--weights", args.weights,
                "--image", args.image, "--threads", str(args.threads),
                "--runs", str(args.runs), "--warmup", str(args.warmup)]
         out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True).stdout

@@ -13,7 +13,7 @@ use crate::tiles::{DEFAULT_TILE, tiles};
 const S: usize = Architecture::STRIDE;
 
 /// Default limit on the image size in pixels. The transforms run in tiles of bounded size, but
-/// the picture, its latents and the file are held whole (about 8 bytes per pixel), so sizes
+/// the picture, its latents and the file are held whole (a few bytes per pixel), so sizes
 /// beyond this are refused up front rather than exhausting memory on a hostile header;
 /// [`Codec::with_max_pixels`] changes it.
 pub const MAX_PIXELS: u64 = 16 << 20;
@@ -107,7 +107,14 @@ impl Codec {
         let (latents, ideal_bits) = self.analyze(img, lh, lw)?;
         let values: Vec<i32> = latents
             .into_iter()
-            .map(|v| if v.is_finite() { v.round() as i32 } else { 0 })
+            // Ties to even, as burn's `round` (used for the ideal information content).
+            .map(|v| {
+                if v.is_finite() {
+                    v.round_ties_even() as i32
+                } else {
+                    0
+                }
+            })
             .collect();
         let table_bits = self.coder.information_bits(&values, plane)?;
         let bytes = self.coder.encode(&values, plane)?;

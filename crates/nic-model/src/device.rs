@@ -10,7 +10,7 @@ use burn::tensor::Device;
 use thiserror::Error;
 
 #[cfg(feature = "wgpu")]
-use gpu::{all_adapters, hardware_adapters, open_wgpu, software_adapter};
+use gpu::{Adapters, open_wgpu};
 
 /// Which device to run on, as the `--device` flag names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,28 +107,32 @@ impl DeviceChoice {
             #[cfg(not(feature = "wgpu"))]
             DeviceChoice::Gpu(_) | DeviceChoice::GpuSoftware => Err(DeviceError::NotCompiled),
             #[cfg(feature = "wgpu")]
-            DeviceChoice::Auto => match hardware_adapters().first() {
+            DeviceChoice::Auto => match Adapters::list().hardware().first() {
                 Some(a) => open_wgpu(a),
                 None => Ok(cpu()),
             },
             #[cfg(feature = "wgpu")]
             DeviceChoice::Gpu(index) => {
-                let hardware = hardware_adapters();
+                let adapters = Adapters::list();
+                let hardware = adapters.hardware();
                 match hardware.get(index) {
                     Some(a) => open_wgpu(a),
-                    None if hardware.is_empty() => Err(DeviceError::NoGpu(all_adapters())),
+                    None if hardware.is_empty() => Err(DeviceError::NoGpu(adapters.describe())),
                     None => Err(DeviceError::NoSuchGpu {
                         index,
                         count: hardware.len(),
-                        adapters: all_adapters(),
+                        adapters: adapters.describe(),
                     }),
                 }
             }
             #[cfg(feature = "wgpu")]
-            DeviceChoice::GpuSoftware => match software_adapter() {
-                Some(a) => open_wgpu(&a),
-                None => Err(DeviceError::NoSoftwareGpu(all_adapters())),
-            },
+            DeviceChoice::GpuSoftware => {
+                let adapters = Adapters::list();
+                match adapters.software() {
+                    Some(a) => open_wgpu(a),
+                    None => Err(DeviceError::NoSoftwareGpu(adapters.describe())),
+                }
+            }
         }
     }
 }
@@ -181,64 +185,73 @@ mod gpu {
     ];
 
     /// The adapters of each compiled-in graphics API, in wgpu's order, with burn's per-type
-    /// index (burn counts discrete, integrated and virtual GPUs separately).
-    pub(super) fn adapters_by_api() -> Vec<Vec<Adapter>> {
-        let enabled = wgpu::Instance::enabled_backend_features();
-        APIS.iter()
-            .filter(|api| enabled.contains((**api).into()))
-            .map(|&api| {
-                let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
-                    backends: api.into(),
-                    ..wgpu::InstanceDescriptor::new_without_display_handle()
-                });
-                let mut counts = [0usize; 5];
-                futures_lite::future::block_on(instance.enumerate_adapters(api.into()))
-                    .iter()
-                    .map(|a| {
-                        let info = a.get_info();
-                        let (slot, make): (usize, fn(usize) -> DeviceKind) = match info.device_type
-                        {
-                            wgpu::DeviceType::DiscreteGpu => (0, DeviceKind::DiscreteGpu),
-                            wgpu::DeviceType::IntegratedGpu => (1, DeviceKind::IntegratedGpu),
-                            wgpu::DeviceType::VirtualGpu => (2, DeviceKind::VirtualGpu),
-                            wgpu::DeviceType::Cpu => (3, |_| DeviceKind::Cpu),
-                            wgpu::DeviceType::Other => (4, |_| DeviceKind::DefaultDevice),
-                        };
-                        let kind = make(counts[slot]);
-                        counts[slot] += 1;
-                        Adapter { info, api, kind }
-                    })
-                    .collect()
-            })
-            .collect()
+    /// index (burn counts discrete, integrated and virtual GPUs separately). Listed once per
+    /// open: asking the drivers is the slow part.
+    pub(super) struct Adapters(Vec<Vec<Adapter>>);
+
+    impl Adapters {
+        pub(super) fn list() -> Adapters {
+            let enabled = wgpu::Instance::enabled_backend_features();
+            Adapters(
+                APIS.iter()
+                    .filter(|api| enabled.contains((**api).into()))
+                    .map(|&api| list_api(api))
+                    .collect(),
+            )
+        }
+
+        /// Hardware GPUs of the first graphics API that has any, in enumeration order.
+        /// Adapters of type "other" are left out: burn cannot address them one by one.
+        pub(super) fn hardware(&self) -> Vec<&Adapter> {
+            self.0
+                .iter()
+                .map(|list| {
+                    list.iter()
+                        .filter(|a| {
+                            !a.is_software() && a.info.device_type != wgpu::DeviceType::Other
+                        })
+                        .collect::<Vec<_>>()
+                })
+                .find(|list| !list.is_empty())
+                .unwrap_or_default()
+        }
+
+        pub(super) fn software(&self) -> Option<&Adapter> {
+            self.all()
+                .find(|a| a.info.device_type == wgpu::DeviceType::Cpu)
+        }
+
+        pub(super) fn all(&self) -> impl Iterator<Item = &Adapter> {
+            self.0.iter().flatten()
+        }
+
+        /// One line per adapter, for error messages.
+        pub(super) fn describe(&self) -> Vec<String> {
+            self.all().map(Adapter::describe).collect()
+        }
     }
 
-    /// Hardware GPUs of the first graphics API that has any, in enumeration order. Adapters of
-    /// type "other" are left out: burn cannot address them one by one.
-    pub(super) fn hardware_adapters() -> Vec<Adapter> {
-        adapters_by_api()
-            .into_iter()
-            .map(|list| {
-                list.into_iter()
-                    .filter(|a| !a.is_software() && a.info.device_type != wgpu::DeviceType::Other)
-                    .collect::<Vec<_>>()
-            })
-            .find(|list| !list.is_empty())
-            .unwrap_or_default()
-    }
-
-    pub(super) fn software_adapter() -> Option<Adapter> {
-        adapters_by_api()
-            .into_iter()
-            .flatten()
-            .find(|a| a.info.device_type == wgpu::DeviceType::Cpu)
-    }
-
-    pub(super) fn all_adapters() -> Vec<String> {
-        adapters_by_api()
+    fn list_api(api: wgpu::Backend) -> Vec<Adapter> {
+        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
+            backends: api.into(),
+            ..wgpu::InstanceDescriptor::new_without_display_handle()
+        });
+        let mut counts = [0usize; 5];
+        futures_lite::future::block_on(instance.enumerate_adapters(api.into()))
             .iter()
-            .flatten()
-            .map(Adapter::describe)
+            .map(|a| {
+                let info = a.get_info();
+                let (slot, make): (usize, fn(usize) -> DeviceKind) = match info.device_type {
+                    wgpu::DeviceType::DiscreteGpu => (0, DeviceKind::DiscreteGpu),
+                    wgpu::DeviceType::IntegratedGpu => (1, DeviceKind::IntegratedGpu),
+                    wgpu::DeviceType::VirtualGpu => (2, DeviceKind::VirtualGpu),
+                    wgpu::DeviceType::Cpu => (3, |_| DeviceKind::Cpu),
+                    wgpu::DeviceType::Other => (4, |_| DeviceKind::DefaultDevice),
+                };
+                let kind = make(counts[slot]);
+                counts[slot] += 1;
+                Adapter { info, api, kind }
+            })
             .collect()
     }
 
@@ -308,11 +321,10 @@ mod tests {
     #[cfg(feature = "wgpu")]
     #[test]
     fn auto_never_picks_a_software_adapter() {
-        use gpu::{adapters_by_api, hardware_adapters};
         let opened = DeviceChoice::Auto.open().unwrap();
-        let software = adapters_by_api()
-            .iter()
-            .flatten()
+        let adapters = Adapters::list();
+        let software = adapters
+            .all()
             .filter(|a| a.is_software())
             .map(|a| format!("gpu: {}", a.describe()))
             .collect::<Vec<_>>();
@@ -321,7 +333,7 @@ mod tests {
             "{}",
             opened.description
         );
-        if hardware_adapters().is_empty() {
+        if adapters.hardware().is_empty() {
             assert!(
                 opened.description.starts_with("cpu"),
                 "{}",

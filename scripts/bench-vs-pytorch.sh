@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Speed and memory of nic beside CompressAI (PyTorch), same architecture and weights, same
-# thread count, each case in a fresh process, median of RUNS runs after a warm-up.
+# thread count, each case in a fresh process, median of RUNS runs after a warm-up. The network
+# is the factorized-prior one CompressAI has as `FactorizedPrior` (MODEL, default
+# models/factorized: its quality-2 model).
 #
 #   scripts/bench-vs-pytorch.sh                 # all cases, CPU, all cores
 #   THREADS=1 RUNS=9 scripts/bench-vs-pytorch.sh
@@ -19,6 +21,7 @@ WARMUP=${WARMUP:-1}
 DEVICE=${DEVICE:-cpu}
 CASES=${CASES:-train-64x32,train-16x64,train-8x256,encode,decode,encode-3072x2048,decode-3072x2048}
 IMAGE=${IMAGE:-datasets/samples/kodak/kodim01.png}
+MODEL=${MODEL:-models/factorized}
 OUT=${OUT:-runs/bench/$(date +%Y%m%d-%H%M%S)}
 TORCH_VERSION=${TORCH_VERSION:-2.15.0}
 COMPRESSAI_VERSION=${COMPRESSAI_VERSION:-1.2.8}
@@ -32,9 +35,9 @@ cargo build --release -p nic-cli
 NIC="${CARGO_TARGET_DIR:-target}/release/nic"
 mkdir -p "$OUT"
 
-"$NIC" bench --export-weights "$OUT/weights"
+"$NIC" bench --model "$MODEL" --export-weights "$OUT/weights"
 echo "== nic ($THREADS threads, device $DEVICE)"
-"$NIC" --threads "$THREADS" bench --device "$DEVICE" --cases "$CASES" --runs "$RUNS" \
+"$NIC" --threads "$THREADS" bench --model "$MODEL" --device "$DEVICE" --cases "$CASES" --runs "$RUNS" \
   --warmup "$WARMUP" --image "$IMAGE" --json "$OUT/nic.json"
 echo "== CompressAI $COMPRESSAI_VERSION, PyTorch $TORCH_VERSION ($THREADS threads)"
 "$VENV/bin/python" scripts/bench_pytorch.py --weights "$OUT/weights" --image "$IMAGE" \

@@ -1,46 +1,32 @@
 #!/usr/bin/env bash
-# Trains (or, run again, resumes) the four default models as shipped in models/default, then
-# copies the exported models there. Two stages per quality:
-#   1. 16,000 steps of batch 16 on 32×32 crops (CIFAR-10 pictures whole);
-#   2. 1,000 steps of batch 4 on 128×128 mosaics of 4×4 pictures, starting from stage 1:
-#      trained on 32×32 alone, the transforms lean on the zero padding at image borders and
-#      shift colours in the interior of full-size photographs; mosaics fix that.
-# The four runs of a stage go in parallel, one thread each: on a 2-core machine that is
-# ~1.8x the throughput of one 2-thread run.
-#   usage: scripts/train-default.sh [DATA]
-#   DATA: CIFAR-10 as a folder of images or the official binary release
-#         (default ../shared/datasets/cifar10/train, validated on ../shared/datasets/cifar10/test)
+# Trains (or, run again, resumes) the default model as shipped in models/default: one
+# variable-rate scale-hyperprior model (8 rate levels, λ 0.0009 … 0.0932), then copies it
+# there. It starts from the analysis and synthesis transforms of the factorized quality-2
+# model (λ 0.0067: models/factorized/q2, or trained by scripts/train-factorized.sh if that is
+# missing) and trains everything
+# on 128×128 mosaics of 4×4 CIFAR-10 pictures: the side latents are 1/64 of each side, so a
+# mosaic gives them 2×2 positions where a 32×32 picture would give one, mostly padding
+# (models/default/README.md has the measurement).
+#   usage: scripts/train-default.sh [DATA] [STEPS]
+#   DATA: as for scripts/train-factorized.sh; STEPS: total steps (default 5000, as shipped;
+#   raising it and running again continues the run)
 set -euo pipefail
 data=${1:-../shared/datasets/cifar10/train}
+steps=${2:-5000}
 val=()
 [ -d ../shared/datasets/cifar10/test ] && [ "$data" = ../shared/datasets/cifar10/train ] && val=(--val ../shared/datasets/cifar10/test)
+init=models/factorized/q2
+if [ ! -f "$init/model.json" ]; then
+  "$(dirname "$0")/train-factorized.sh" "$data" 2
+  init=runs/q2m
+fi
 cargo build --release -p nic-cli
 nic=${CARGO_TARGET_DIR:-target}/release/nic
-lambdas=(0.0035 0.0067 0.013 0.025)
-
-# run OUT ARGS...: train, resuming if OUT already has a checkpoint.
-run() {
-  local out=$1
-  shift
-  local resume=()
-  [ -f "$out/checkpoint.bin" ] && resume=(--resume)
-  "$nic" --threads 1 train --data "$data" "${val[@]}" --out "$out" --quiet "${resume[@]}" "$@" > "$out.out" 2>&1
-}
-
-for q in 1 2 3 4; do
-  run "runs/q$q" --quality "$q" --lambda "${lambdas[$((q - 1))]}" --steps 16000 --batch 16 \
-    --lr 1e-3 --val-size 500 --val-every 1000 --checkpoint-minutes 3 &
-done
-wait
-for q in 1 2 3 4; do
-  run "runs/q${q}m" --init "runs/q$q" --quality "$q" --lambda "${lambdas[$((q - 1))]}" --steps 1000 \
-    --batch 4 --crop 128 --mosaic 4 --lr 2e-4 --val-size 512 --val-every 250 --checkpoint-minutes 3 &
-done
-wait
-for q in 1 2 3 4; do
-  mkdir -p "models/default/q$q"
-  cp "runs/q${q}m/model.json" "runs/q${q}m/weights.bpk" "models/default/q$q/"
-  cp "runs/q$q/log.csv" "models/default/q$q/log-stage1.csv"
-  cp "runs/q${q}m/log.csv" "models/default/q$q/log-stage2.csv"
-done
+resume=()
+[ -f runs/hyper/checkpoint.bin ] && resume=(--resume)
+"$nic" train --data "$data" "${val[@]}" --out runs/hyper --init "$init" --steps "$steps" \
+  --batch 8 --crop 128 --mosaic 4 --lr 3e-4 --val-size 512 --val-every 500 \
+  --checkpoint-minutes 4 --quiet "${resume[@]}" > runs/hyper.out 2>&1
+mkdir -p models/default
+cp runs/hyper/model.json runs/hyper/weights.bpk runs/hyper/log.csv models/default/
 echo "models/default updated; measure with scripts/eval-default.sh"

@@ -1,7 +1,8 @@
-//! The codec's decode path behind the container (shape checks, entropy decoding, synthesis) on
-//! files built from arbitrary bytes: dimensions, latent shape and payload come from the input,
-//! the model id is the model's, so every input gets past the id check. A tiny randomly
-//! initialized model keeps executions fast; the code path is the same as the default model's.
+//! The codec's decode path behind the container (shape checks, entropy decoding, the integer
+//! hyper-synthesis, synthesis) on files built from arbitrary bytes: model kind, dimensions,
+//! quality, latent shapes and payloads come from the input, the model id is the model's, so
+//! every input gets past the id check. Tiny randomly initialized models (a factorized one and a
+//! variable-rate hyperprior one) keep executions fast; the code paths are the bundled models'.
 #![no_main]
 
 use std::sync::OnceLock;
@@ -10,55 +11,75 @@ use libfuzzer_sys::fuzz_target;
 use nic_codec::Codec;
 use nic_format::{LatentPayload, NicFile};
 use nic_model::burn::tensor::Device;
-use nic_model::{Architecture, Compressor, ModelInfo, SavedModel, build_tables};
+use nic_model::{Architecture, Compressor, ModelInfo, SavedModel};
 
-fn codec() -> &'static Codec {
-    static CODEC: OnceLock<Codec> = OnceLock::new();
-    CODEC.get_or_init(|| {
+fn codecs() -> &'static [Codec; 2] {
+    static CODECS: OnceLock<[Codec; 2]> = OnceLock::new();
+    CODECS.get_or_init(|| {
         let device = Device::flex();
-        let arch = Architecture::TINY;
-        let compressor = Compressor::new(&arch, &device);
-        let tables = build_tables(&compressor.prior).unwrap();
-        let info = ModelInfo::new(arch, 1, 0.01, tables);
-        let model = SavedModel {
-            info,
-            compressor,
-            id: [1, 2, 3, 4],
-        };
-        Codec::new(model, device)
-            .unwrap()
-            .with_max_pixels(128 * 128)
+        [Architecture::TINY, Architecture::TINY_HYPER].map(|arch| {
+            let compressor = Compressor::new(&arch, &device);
+            let lambdas = vec![0.01; arch.rate_levels];
+            let info = ModelInfo::for_compressor(&compressor, arch, 1, 0.01, lambdas).unwrap();
+            let model = SavedModel {
+                info,
+                compressor,
+                id: [1, 2, 3, 4],
+            };
+            Codec::new(model, device.clone())
+                .unwrap()
+                .with_max_pixels(128 * 128)
+        })
     })
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&[w, h, c, lh, lw, quality], payload)) = data.split_first_chunk::<6>() else {
+    let Some((&[kind, w, h, c, lh, lw, quality, cut], payload)) = data.split_first_chunk::<8>()
+    else {
         return;
     };
-    let codec = codec();
+    let codec = &codecs()[usize::from(kind & 1)];
+    let arch = codec.model.info.architecture;
     let (width, height) = (u32::from(w) % 130 + 1, u32::from(h) % 130 + 1);
     let (exact_w, exact_h) = Architecture::latent_size(width, height);
-    // Mostly the right latent shape (to reach the decoder), sometimes a wrong one.
-    let (channels, lat_h, lat_w) = if c < 200 {
-        (8, exact_h, exact_w)
-    } else {
-        (
+    let (side_w, side_h) = Architecture::hyper_size(exact_w, exact_h);
+    // Mostly the right latent shapes (to reach the decoder), sometimes wrong ones.
+    let mut shapes = vec![(arch.latent_channels as u32, exact_h, exact_w)];
+    if arch.has_hyperprior() {
+        shapes.insert(0, (arch.hyper_channels as u32, side_h, side_w));
+    }
+    if c >= 200 {
+        shapes[0] = (
             u32::from(c % 16) + 1,
             u32::from(lh % 16) + 1,
             u32::from(lw % 16) + 1,
-        )
-    };
+        );
+    }
+    let cut = usize::from(cut).min(payload.len());
+    let mut parts = vec![payload];
+    if shapes.len() == 2 {
+        parts = vec![&payload[..cut], &payload[cut..]];
+    }
     let file = NicFile {
         model_id: codec.model.id,
         width,
         height,
-        quality: if quality < 250 { 1 } else { quality },
-        latents: vec![LatentPayload {
-            channels,
-            height: lat_h,
-            width: lat_w,
-            bytes: payload.to_vec(),
-        }],
+        // Mostly within a variable-rate model's range (1–3), sometimes beyond it.
+        quality_milli: if quality < 250 {
+            1000 + u32::from(quality) * 8
+        } else {
+            u32::from(quality) * 1000
+        },
+        latents: shapes
+            .into_iter()
+            .zip(parts)
+            .map(|((channels, height, width), bytes)| LatentPayload {
+                channels,
+                height,
+                width,
+                bytes: bytes.to_vec(),
+            })
+            .collect(),
     };
     if let Ok(image) = codec.decode(&file) {
         assert_eq!(image.dimensions(), (width, height));

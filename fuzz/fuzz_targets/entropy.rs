@@ -1,5 +1,7 @@
-//! The range decoder with the bundled quality-1 model's tables, on arbitrary bytes and plane
-//! sizes: no panic, and whatever decodes re-encodes to a stream that decodes to the same values.
+//! The range decoder with the bundled model's tables (the side latents' per-channel tables and
+//! the latents' Gaussian tables, chosen per value), on arbitrary bytes, plane sizes and table
+//! choices: no panic, and whatever decodes re-encodes to a stream that decodes to the same
+//! values.
 #![no_main]
 
 use std::sync::OnceLock;
@@ -7,17 +9,21 @@ use std::sync::OnceLock;
 use libfuzzer_sys::fuzz_target;
 use nic_entropy::{ChannelTable, LatentCoder};
 
-fn coder() -> &'static LatentCoder {
-    static CODER: OnceLock<LatentCoder> = OnceLock::new();
-    CODER.get_or_init(|| {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../models/default/q1/model.json"
-        );
+/// Per-channel tables, and the Gaussian ones.
+fn coders() -> &'static (LatentCoder, LatentCoder) {
+    static CODERS: OnceLock<(LatentCoder, LatentCoder)> = OnceLock::new();
+    CODERS.get_or_init(|| {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../models/default/model.json");
         let info: serde_json::Value =
             serde_json::from_slice(&std::fs::read(path).expect("bundled model")).unwrap();
-        let tables: Vec<ChannelTable> = serde_json::from_value(info["tables"].clone()).unwrap();
-        LatentCoder::new(&tables).unwrap()
+        let tables = |v: &serde_json::Value| {
+            let t: Vec<ChannelTable> = serde_json::from_value(v.clone()).unwrap();
+            LatentCoder::new(&t).unwrap()
+        };
+        (
+            tables(&info["tables"]),
+            tables(&info["scale_tables"]["tables"]),
+        )
     })
 }
 
@@ -27,11 +33,19 @@ fuzz_target!(|data: &[u8]| {
     };
     // Up to 64 latent positions per channel (a 128×128 picture): enough to reach every state.
     let plane = (u16::from_le_bytes([a, b]) % 65) as usize;
-    let coder = coder();
-    if let Ok(values) = coder.decode(bytes, plane) {
-        let again = coder
+    let (channels, gaussians) = coders();
+    if let Ok(values) = channels.decode(bytes, plane) {
+        let again = channels
             .encode(&values, plane)
             .expect("decoded values re-encode");
-        assert_eq!(coder.decode(&again, plane).unwrap(), values);
+        assert_eq!(channels.decode(&again, plane).unwrap(), values);
+    }
+    // Table choices from the input itself (64 tables: the low 6 bits).
+    let choices: Vec<u8> = bytes.iter().take(plane * 4).map(|b| b & 63).collect();
+    if let Ok(values) = gaussians.decode_indexed(bytes, &choices) {
+        let again = gaussians
+            .encode_indexed(&values, &choices)
+            .expect("decoded values re-encode");
+        assert_eq!(gaussians.decode_indexed(&again, &choices).unwrap(), values);
     }
 });

@@ -81,6 +81,7 @@ fn codec(e: &CodecError) -> i32 {
     match e {
         CodecError::Model(_) | CodecError::WrongModel { .. } => MODEL,
         CodecError::TooLarge { .. } => TOO_LARGE,
+        CodecError::Quality { .. } => USAGE,
         CodecError::Format(_) | CodecError::Coding(_) | CodecError::Invalid(_) => BAD_NIC_FILE,
     }
 }

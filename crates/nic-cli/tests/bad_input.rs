@@ -165,15 +165,16 @@ fn bad_nic_files_are_refused_with_status_4_or_5_or_7() {
         MODEL,
         "different model",
     );
+    // The bundled model's qualities run from 1 to 8.
     let no_quality = NicFile {
-        quality: 9,
+        quality_milli: 9000,
         ..parsed.clone()
     };
     decode(
         "q9.nic",
         &no_quality.to_bytes().unwrap(),
-        MODEL,
-        "quality 9",
+        BAD_NIC_FILE,
+        "quality 9 is outside this model's range 1–8",
     );
 
     // 65536 × 65536 declared in a 40-byte file: refused from the header, nothing allocated.

@@ -61,6 +61,8 @@ fn fixture() -> &'static Fixture {
                 "8",
                 "--latent-channels",
                 "8",
+                "--hyper-channels",
+                "8",
                 "--steps",
                 "3",
                 "--batch",
@@ -197,6 +199,56 @@ fn bundled_default_model_round_trips_a_sample_at_every_quality() {
         sizes.windows(2).all(|w| w[0] <= w[1]),
         "higher quality should not give smaller files: {sizes:?}"
     );
+}
+
+/// `--target-bpp` gives a file within the budget and `--target-psnr` a picture at least that
+/// good, with the quality searched for the picture; an unreachable target is met as closely as
+/// possible, with a warning.
+#[test]
+fn encoding_to_a_target_rate_or_psnr() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let models = repo.join("models/default");
+    let sample = repo.join("datasets/samples/kodak/kodim23.png");
+    let dir = tempfile::tempdir().unwrap();
+    let path = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    let encode = |target: &[&str], name: &str| {
+        let mut args = vec!["encode", sample.to_str().unwrap(), "-o"];
+        let out = path(name);
+        args.push(&out);
+        args.extend(target);
+        args.extend(["--model", models.to_str().unwrap()]);
+        let r = ok(&args);
+        let info = ok(&["info", &path(name), "--json"]);
+        let v: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
+        (
+            v["bpp"].as_f64().unwrap(),
+            v["quality"].as_f64().unwrap(),
+            String::from_utf8_lossy(&r.stderr).to_string(),
+        )
+    };
+    let (bpp, q, _) = encode(&["--target-bpp", "0.5"], "rate.nic");
+    assert!(bpp <= 0.5, "{bpp} bpp at quality {q}");
+    let (top, _, _) = encode(&["-q", &format!("{}", q + 0.01)], "above.nic");
+    assert!(top > 0.5, "quality {q} was not the highest within 0.5 bpp");
+
+    let (_, q, _) = encode(&["--target-psnr", "30"], "psnr.nic");
+    ok(&[
+        "decode",
+        &path("psnr.nic"),
+        "-o",
+        &path("psnr.png"),
+        "--model",
+        models.to_str().unwrap(),
+        "--quiet",
+    ]);
+    let a = image::open(&sample).unwrap().to_rgb8();
+    let b = image::open(path("psnr.png")).unwrap().to_rgb8();
+    let psnr = 10.0 * (255.0f64.powi(2) / mse(a.as_raw(), b.as_raw())).log10();
+    assert!(psnr >= 30.0, "{psnr:.2} dB at quality {q}");
+
+    let (_, q, err) = encode(&["--target-bpp", "0.001"], "tiny.nic");
+    assert!(err.contains("warning: no quality meets"), "{err}");
+    assert_eq!(q, 1.0);
 }
 
 fn mse(a: &[u8], b: &[u8]) -> f64 {
@@ -342,19 +394,27 @@ fn bench_measures_a_case_and_exports_weights() {
     assert_eq!(no_image.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("GPU"));
 
-    let weights = dir.path().join("weights");
-    ok(&[
-        "bench",
-        "--model",
-        models,
-        "--export-weights",
-        weights.to_str().unwrap(),
-    ]);
-    let npy = std::fs::read_dir(&weights)
-        .unwrap()
-        .filter(|e| e.as_ref().unwrap().path().extension() == Some("npy".as_ref()))
-        .count();
+    // The factorized model scripts/bench-vs-pytorch.sh loads into CompressAI, and the default.
+    let count = |model: &Path, name: &str| {
+        let weights = dir.path().join(name);
+        ok(&[
+            "bench",
+            "--model",
+            model.to_str().unwrap(),
+            "--export-weights",
+            weights.to_str().unwrap(),
+        ]);
+        assert!(weights.join("model.json").is_file());
+        std::fs::read_dir(&weights)
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().path().extension() == Some("npy".as_ref()))
+            .count()
+    };
     // 4 + 4 convolutions (weight, bias), 3 + 3 GDNs (beta, gamma), 4 + 4 + 3 prior tensors.
-    assert_eq!(npy, 16 + 12 + 11);
-    assert!(weights.join("model.json").is_file());
+    assert_eq!(
+        count(&repo.join("models/factorized"), "factorized"),
+        16 + 12 + 11
+    );
+    // The same transforms; a hyperprior of 3 + 2 + 1 convolutions and a prior of z; gains.
+    assert_eq!(count(Path::new(models), "default"), 16 + 12 + 12 + 11 + 2);
 }

@@ -25,6 +25,8 @@ struct Run {
 
 const IMAGES: usize = 2;
 const JPEG_WEBP_POINTS: usize = 19;
+/// The bundled default model's eight rate levels.
+const NIC_POINTS: usize = 8;
 
 /// One comparison on two 96×80 crops, shared by the tests.
 fn run() -> &'static Run {
@@ -77,7 +79,11 @@ fn writes_every_output_in_the_documented_schemas() {
         let v = json(&r.out.join(format!("results/{name}.json")));
         assert_eq!(v["name"], name);
         let results = &v["results"];
-        let points = if name == "nic" { 4 } else { JPEG_WEBP_POINTS };
+        let points = if name == "nic" {
+            NIC_POINTS
+        } else {
+            JPEG_WEBP_POINTS
+        };
         for key in [
             "bpp",
             "psnr-rgb",
@@ -109,7 +115,7 @@ fn writes_every_output_in_the_documented_schemas() {
     assert_eq!(lossless["results"].as_array().unwrap().len(), 6);
 
     let csv = std::fs::read_to_string(r.out.join("per_image.csv")).unwrap();
-    let rows = IMAGES * (4 + 4 * JPEG_WEBP_POINTS + 6);
+    let rows = IMAGES * (NIC_POINTS + 4 * JPEG_WEBP_POINTS + 6);
     assert_eq!(csv.lines().count(), 1 + rows);
 
     let summary = json(&r.out.join("summary.json"));
@@ -121,7 +127,7 @@ fn writes_every_output_in_the_documented_schemas() {
         .find(|c| c["name"] == "jpeg-turbo-420")
         .unwrap();
     assert!(anchor["bd_rate"].as_f64().unwrap().abs() < 1e-9);
-    assert_eq!(summary["nic_rate"].as_array().unwrap().len(), 4);
+    assert_eq!(summary["nic_rate"].as_array().unwrap().len(), NIC_POINTS);
     assert_eq!(summary["run"]["images"], IMAGES);
 
     for stem in ["rd-psnr", "rd-ms-ssim"] {

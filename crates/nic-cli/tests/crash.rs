@@ -40,6 +40,8 @@ fn train(data: &Path, out: &Path, steps: u64, extra: &[&str]) -> Command {
             "8",
             "--latent-channels",
             "8",
+            "--hyper-channels",
+            "8",
             "--batch",
             "2",
             "--steps",

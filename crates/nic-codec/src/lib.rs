@@ -7,7 +7,9 @@
 
 mod codec;
 mod models;
+mod target;
 pub mod tiles;
 
-pub use codec::{Codec, CodecError, EncodeStats, MAX_PIXELS};
+pub use codec::{Analyzed, Codec, CodecError, EncodeStats, Latents, MAX_PIXELS};
 pub use models::{ModelSet, default_model_dir};
+pub use target::{Target, Targeted, encode_to_target};

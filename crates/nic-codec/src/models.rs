@@ -8,17 +8,29 @@ use nic_model::{INFO_FILE, SavedModel};
 
 use crate::{Codec, CodecError};
 
-/// The models of a folder, by quality: either one model (`DIR/model.json`) or a set of them
-/// in subfolders (`DIR/q1/model.json`, `DIR/q2/model.json`, …).
+/// The models of a folder: either one model (`DIR/model.json`) — a variable-rate model serves
+/// every quality in its range — or a set of single-rate models in subfolders
+/// (`DIR/q1/model.json`, `DIR/q2/model.json`, …), one per integer quality.
 #[derive(Debug, Clone)]
 pub struct ModelSet {
     pub dir: PathBuf,
-    by_quality: BTreeMap<u8, PathBuf>,
+    kind: Kind,
+}
+
+#[derive(Debug, Clone)]
+enum Kind {
+    Fixed(BTreeMap<u8, PathBuf>),
+    Variable { dir: PathBuf, levels: usize },
 }
 
 impl ModelSet {
     pub fn open(dir: &Path) -> Result<ModelSet, CodecError> {
-        let mut by_quality = BTreeMap::new();
+        let invalid = |p: &Path| {
+            CodecError::Model(format!(
+                "{}: not a valid nic model description",
+                p.display()
+            ))
+        };
         let mut candidates = vec![dir.to_path_buf()];
         if !dir.join(INFO_FILE).is_file() {
             let entries = std::fs::read_dir(dir)
@@ -27,17 +39,26 @@ impl ModelSet {
             subs.sort();
             candidates = subs;
         }
+        let mut by_quality = BTreeMap::new();
         for d in candidates {
             let p = d.join(INFO_FILE);
             let Ok(text) = std::fs::read(&p) else {
                 continue;
             };
-            let quality = read_quality(&text).ok_or_else(|| {
-                CodecError::Model(format!(
-                    "{}: not a valid nic model description",
-                    p.display()
-                ))
-            })?;
+            let (quality, levels) = read_quality(&text).ok_or_else(|| invalid(&p))?;
+            if levels > 0 {
+                if d != dir {
+                    return Err(CodecError::Model(format!(
+                        "{}: a variable-rate model is a model folder of its own; pass --model {}",
+                        dir.display(),
+                        d.display()
+                    )));
+                }
+                return Ok(ModelSet {
+                    dir: dir.to_path_buf(),
+                    kind: Kind::Variable { dir: d, levels },
+                });
+            }
             if let Some(prev) = by_quality.insert(quality, d.clone()) {
                 return Err(CodecError::Model(format!(
                     "{} and {} both claim quality {}",
@@ -55,41 +76,82 @@ impl ModelSet {
         }
         Ok(ModelSet {
             dir: dir.to_path_buf(),
-            by_quality,
+            kind: Kind::Fixed(by_quality),
         })
     }
 
+    /// The qualities of the set: every model's, or a variable-rate model's levels (1, 2, …;
+    /// it also encodes at any quality between them).
     pub fn qualities(&self) -> Vec<u8> {
-        self.by_quality.keys().copied().collect()
+        match &self.kind {
+            Kind::Fixed(m) => m.keys().copied().collect(),
+            Kind::Variable { levels, .. } => (1..=*levels as u8).collect(),
+        }
     }
 
-    fn path(&self, quality: u8) -> Option<&Path> {
-        self.by_quality.get(&quality).map(PathBuf::as_path)
+    pub fn is_variable_rate(&self) -> bool {
+        matches!(self.kind, Kind::Variable { .. })
     }
 
-    /// Loads the model of `quality` onto `device`.
-    pub fn load(&self, quality: u8, device: &Device) -> Result<Codec, CodecError> {
-        let dir = self.path(quality).ok_or_else(|| {
-            CodecError::Model(format!(
-                "no model of quality {quality} in {} (available: {:?})",
-                self.dir.display(),
-                self.qualities()
-            ))
-        })?;
+    /// Loads the model of `quality` onto `device`, as a codec at that quality.
+    pub fn load(&self, quality: f64, device: &Device) -> Result<Codec, CodecError> {
+        let dir = match &self.kind {
+            Kind::Variable { dir, .. } => dir,
+            Kind::Fixed(m) => {
+                let q = quality as u8;
+                m.get(&q)
+                    .filter(|_| q as f64 == quality)
+                    .ok_or_else(|| {
+                        CodecError::Model(format!(
+                            "no model of quality {quality} in {} (available: {:?}; a variable-rate model takes any quality in its range)",
+                            self.dir.display(),
+                            self.qualities()
+                        ))
+                    })?
+            }
+        };
         let model = SavedModel::load(dir, device).map_err(|e| CodecError::Model(e.to_string()))?;
-        Codec::new(model, device.clone())
+        Codec::new(model, device.clone())?.with_quality(quality)
     }
 }
 
-/// Reads only the quality of a `model.json`; the rest is checked when the model is loaded.
-fn read_quality(text: &[u8]) -> Option<u8> {
+impl ModelSet {
+    /// A codec for each of [`ModelSet::qualities`] (a variable-rate model is loaded once and
+    /// shared).
+    pub fn load_all(&self, device: &Device) -> Result<Vec<Codec>, CodecError> {
+        let qualities = self.qualities();
+        match &self.kind {
+            Kind::Variable { .. } => {
+                let base = self.load(1.0, device)?;
+                qualities
+                    .into_iter()
+                    .map(|q| base.with_quality(q as f64))
+                    .collect()
+            }
+            Kind::Fixed(_) => qualities
+                .into_iter()
+                .map(|q| self.load(q as f64, device))
+                .collect(),
+        }
+    }
+}
+
+/// Reads only the quality and the number of rate levels of a `model.json`; the rest is
+/// checked when the model is loaded.
+fn read_quality(text: &[u8]) -> Option<(u8, usize)> {
+    #[derive(serde::Deserialize)]
+    struct Levels {
+        #[serde(default)]
+        rate_levels: usize,
+    }
     #[derive(serde::Deserialize)]
     struct Quality {
         quality: u8,
+        architecture: Levels,
     }
     serde_json::from_slice::<Quality>(text)
         .ok()
-        .map(|q| q.quality)
+        .map(|q| (q.quality, q.architecture.rate_levels))
 }
 
 /// Where the bundled models are: `$NIC_MODEL_DIR`, else `models/default` in the current

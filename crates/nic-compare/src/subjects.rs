@@ -71,12 +71,7 @@ pub struct Nic {
 
 impl Nic {
     pub fn open(dir: &Path, device: &Device) -> Result<Nic, CompareError> {
-        let set = ModelSet::open(dir)?;
-        let codecs = set
-            .qualities()
-            .into_iter()
-            .map(|q| set.load(q, device))
-            .collect::<Result<_, _>>()?;
+        let codecs = ModelSet::open(dir)?.load_all(device)?;
         Ok(Nic {
             dir: dir.display().to_string(),
             codecs,
@@ -86,7 +81,7 @@ impl Nic {
     fn codec(&self, quality: u8) -> Result<&Codec, CompareError> {
         self.codecs
             .iter()
-            .find(|c| c.model.info.quality == quality)
+            .find(|c| c.quality() == quality as f64)
             .ok_or_else(|| CompareError::Invalid(format!("no nic model for quality {quality}")))
     }
 }
@@ -97,12 +92,25 @@ impl Subject for Nic {
     }
 
     fn description(&self) -> String {
-        let first = &self.codecs[0].model.info;
+        let arch = self.codecs[0].model.info.architecture;
         format!(
-            "nic, learned codec ({} analysis/synthesis channels, {} latent channels, factorized \
-             prior), models {} (qualities {})",
-            first.architecture.channels,
-            first.architecture.latent_channels,
+            "nic, learned codec ({} analysis/synthesis channels, {} latent channels, {}{}), \
+             models {} (qualities {})",
+            arch.channels,
+            arch.latent_channels,
+            if arch.has_hyperprior() {
+                format!(
+                    "scale hyperprior with {} side channels",
+                    arch.hyper_channels
+                )
+            } else {
+                "factorized prior".to_string()
+            },
+            if arch.is_variable_rate() {
+                ", one variable-rate model"
+            } else {
+                ""
+            },
             self.dir,
             self.qualities()
                 .iter()
@@ -113,7 +121,7 @@ impl Subject for Nic {
     }
 
     fn qualities(&self) -> Vec<u8> {
-        self.codecs.iter().map(|c| c.model.info.quality).collect()
+        self.codecs.iter().map(|c| c.quality() as u8).collect()
     }
 
     fn encode(&self, image: &RgbImage, quality: u8) -> Result<Encoded, CompareError> {
@@ -133,7 +141,11 @@ impl Subject for Nic {
 
     fn decode(&self, data: &[u8]) -> Result<RgbImage, CompareError> {
         let file = NicFile::parse(data).map_err(nic_codec::CodecError::from)?;
-        Ok(self.codec(file.quality)?.decode(&file)?)
+        // Compared files are made at integer qualities (a set's models, or a variable-rate
+        // model's levels).
+        Ok(self
+            .codec((file.quality_milli / 1000) as u8)?
+            .decode(&file)?)
     }
 }
 

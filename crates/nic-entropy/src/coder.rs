@@ -26,6 +26,8 @@ pub enum CodingError {
         channels: usize,
         plane: usize,
     },
+    #[error("table {0} does not exist")]
+    NoTable(u8),
     #[error("the entropy-coded payload is corrupt")]
     Corrupt,
 }
@@ -75,21 +77,10 @@ impl LatentCoder {
         Ok(())
     }
 
-    /// Encodes `values` (`channels × plane` integers) into bytes.
+    /// Encodes `values` (`channels × plane` integers, table `c` for channel `c`) into bytes.
     pub fn encode(&self, values: &[i32], plane: usize) -> Result<Vec<u8>, CodingError> {
         self.check_shape(values.len(), plane)?;
-        let mut enc = DefaultRangeEncoder::new();
-        if plane > 0 {
-            for (ch, chunk) in self.channels.iter().zip(values.chunks_exact(plane)) {
-                for &v in chunk {
-                    ch.encode(&mut enc, v);
-                }
-            }
-        }
-        let words = enc
-            .into_compressed()
-            .expect("encoding into a Vec cannot fail");
-        Ok(words_to_bytes(&words))
+        Ok(self.encode_with(values, |i| i / plane))
     }
 
     /// Decodes `channels × plane` integers. Corrupt input gives an error or wrong values, never
@@ -100,32 +91,86 @@ impl LatentCoder {
             .len()
             .checked_mul(plane)
             .ok_or(CodingError::Corrupt)?;
-        let mut dec = DefaultRangeDecoder::from_compressed(bytes_to_words(bytes))
-            .map_err(|_| CodingError::Corrupt)?;
-        // The caller bounds `plane` (from a checked header); garbage still must not reserve
-        // more than a modest block before it has decoded anything.
-        let mut out = Vec::with_capacity(total.min(1 << 20));
-        for ch in &self.channels {
-            for _ in 0..plane {
-                out.push(ch.decode(&mut dec)?);
-            }
-        }
-        Ok(out)
+        self.decode_with(bytes, total, |i| i / plane)
     }
 
     /// Information content in bits of `values` under these integer tables (escapes counted
     /// at their bypass length): what an ideal coder with the same tables would spend.
     pub fn information_bits(&self, values: &[i32], plane: usize) -> Result<f64, CodingError> {
         self.check_shape(values.len(), plane)?;
-        let mut bits = 0.0;
-        if plane > 0 {
-            for (ch, chunk) in self.channels.iter().zip(values.chunks_exact(plane)) {
-                for &v in chunk {
-                    bits += ch.information_bits(v);
-                }
-            }
+        Ok(self.bits_with(values, |i| i / plane))
+    }
+
+    /// Encodes `values[i]` with table `tables[i]` (a hyperprior's choice per latent).
+    pub fn encode_indexed(&self, values: &[i32], tables: &[u8]) -> Result<Vec<u8>, CodingError> {
+        self.check_indices(values.len(), tables)?;
+        Ok(self.encode_with(values, |i| tables[i] as usize))
+    }
+
+    /// Decodes one value per entry of `tables`, each with the table it names.
+    pub fn decode_indexed(&self, bytes: &[u8], tables: &[u8]) -> Result<Vec<i32>, CodingError> {
+        self.check_indices(tables.len(), tables)?;
+        self.decode_with(bytes, tables.len(), |i| tables[i] as usize)
+    }
+
+    /// [`LatentCoder::information_bits`] with a table per value.
+    pub fn information_bits_indexed(
+        &self,
+        values: &[i32],
+        tables: &[u8],
+    ) -> Result<f64, CodingError> {
+        self.check_indices(values.len(), tables)?;
+        Ok(self.bits_with(values, |i| tables[i] as usize))
+    }
+
+    fn check_indices(&self, got: usize, tables: &[u8]) -> Result<(), CodingError> {
+        if got != tables.len() {
+            return Err(CodingError::Shape {
+                got,
+                channels: 1,
+                plane: tables.len(),
+            });
         }
-        Ok(bits)
+        match tables.iter().max() {
+            Some(&t) if t as usize >= self.channels.len() => Err(CodingError::NoTable(t)),
+            _ => Ok(()),
+        }
+    }
+
+    fn encode_with(&self, values: &[i32], table: impl Fn(usize) -> usize) -> Vec<u8> {
+        let mut enc = DefaultRangeEncoder::new();
+        for (i, &v) in values.iter().enumerate() {
+            self.channels[table(i)].encode(&mut enc, v);
+        }
+        let words = enc
+            .into_compressed()
+            .expect("encoding into a Vec cannot fail");
+        words_to_bytes(&words)
+    }
+
+    fn decode_with(
+        &self,
+        bytes: &[u8],
+        total: usize,
+        table: impl Fn(usize) -> usize,
+    ) -> Result<Vec<i32>, CodingError> {
+        let mut dec = DefaultRangeDecoder::from_compressed(bytes_to_words(bytes))
+            .map_err(|_| CodingError::Corrupt)?;
+        // The caller bounds `total` (from a checked header); garbage still must not reserve
+        // more than a modest block before it has decoded anything.
+        let mut out = Vec::with_capacity(total.min(1 << 20));
+        for i in 0..total {
+            out.push(self.channels[table(i)].decode(&mut dec)?);
+        }
+        Ok(out)
+    }
+
+    fn bits_with(&self, values: &[i32], table: impl Fn(usize) -> usize) -> f64 {
+        values
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| self.channels[table(i)].information_bits(v))
+            .sum()
     }
 }
 

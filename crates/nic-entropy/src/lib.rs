@@ -9,7 +9,9 @@
 //! so any `i32` round-trips exactly: values are never clipped.
 
 mod coder;
+mod gaussian;
 mod table;
 
 pub use coder::{CodingError, LatentCoder};
+pub use gaussian::{SCALE_COUNT, SCALE_MAX, SCALE_MIN, gaussian_table, scales};
 pub use table::{ChannelTable, PRECISION, TableError};

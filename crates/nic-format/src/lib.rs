@@ -18,8 +18,12 @@ use thiserror::Error;
 /// 7-bit-clean transfer, or a text file, is never mistaken for a `.nic` file.
 pub const MAGIC: [u8; 4] = [0x8e, b'N', b'I', b'C'];
 
-/// The format version this crate writes and the newest it reads.
-pub const VERSION: u8 = 1;
+/// The format version this crate writes and the newest it reads (version 1 stored the quality
+/// as one byte; version 2 in thousandths, for variable-rate models).
+pub const VERSION: u8 = 2;
+
+/// Largest quality a file may declare, in thousandths.
+pub const MAX_QUALITY_MILLI: u32 = 255_000;
 
 /// At most this many latent tensors in one file (a factorized prior uses one, a hyperprior two).
 pub const MAX_TENSORS: usize = 8;
@@ -52,7 +56,9 @@ pub struct NicFile {
     pub model_id: [u8; 4],
     pub width: u32,
     pub height: u32,
-    pub quality: u8,
+    /// The quality the file was encoded at, in thousandths (quality 2.5 is 2500): which model
+    /// of a set, or where on a variable-rate model's scale.
+    pub quality_milli: u32,
     pub latents: Vec<LatentPayload>,
 }
 
@@ -89,7 +95,7 @@ impl NicFile {
         out.extend_from_slice(&self.model_id);
         varint::write(&mut out, self.width as u64);
         varint::write(&mut out, self.height as u64);
-        out.push(self.quality);
+        varint::write(&mut out, self.quality_milli as u64);
         out.push(self.latents.len() as u8);
         for l in &self.latents {
             varint::write(&mut out, l.channels as u64);
@@ -131,7 +137,7 @@ impl NicFile {
             model_id: header.model_id,
             width: header.width,
             height: header.height,
-            quality: header.quality,
+            quality_milli: header.quality_milli,
             latents,
         })
     }
@@ -139,6 +145,12 @@ impl NicFile {
     fn validate(&self) -> Result<(), FormatError> {
         check_side("width", self.width)?;
         check_side("height", self.height)?;
+        if self.quality_milli > MAX_QUALITY_MILLI {
+            return Err(FormatError::Invalid(format!(
+                "quality {}",
+                self.quality_milli
+            )));
+        }
         if self.latents.is_empty() || self.latents.len() > MAX_TENSORS {
             return Err(FormatError::Invalid(format!(
                 "{} latent tensors (1..={MAX_TENSORS} allowed)",
@@ -170,7 +182,7 @@ pub struct Header {
     pub model_id: [u8; 4],
     pub width: u32,
     pub height: u32,
-    pub quality: u8,
+    pub quality_milli: u32,
     pub shapes: Vec<TensorShape>,
     /// Size of the header in bytes (everything before the first payload).
     pub header_len: usize,
@@ -202,7 +214,15 @@ impl Header {
         let model_id: [u8; 4] = r.take(4, "model id")?.try_into().unwrap();
         let width = r.side("width")?;
         let height = r.side("height")?;
-        let quality = r.byte("quality")?;
+        let quality_milli = if version == 1 {
+            r.byte("quality")? as u32 * 1000
+        } else {
+            let q = r.varint("quality")?;
+            if q > MAX_QUALITY_MILLI as u64 {
+                return Err(FormatError::Invalid(format!("quality {q}")));
+            }
+            q as u32
+        };
         let count = r.byte("tensor count")? as usize;
         if count == 0 || count > MAX_TENSORS {
             return Err(FormatError::Invalid(format!(
@@ -244,7 +264,7 @@ impl Header {
                 model_id,
                 width,
                 height,
-                quality,
+                quality_milli,
                 shapes,
                 header_len,
             },

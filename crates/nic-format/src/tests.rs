@@ -5,7 +5,7 @@ fn sample() -> NicFile {
         model_id: [1, 2, 3, 4],
         width: 769,
         height: 513,
-        quality: 3,
+        quality_milli: 3000,
         latents: vec![
             LatentPayload {
                 channels: 96,
@@ -42,7 +42,7 @@ fn small_image_header_is_compact() {
         model_id: [0; 4],
         width: 32,
         height: 32,
-        quality: 1,
+        quality_milli: 1000,
         latents: vec![LatentPayload {
             channels: 96,
             height: 2,
@@ -51,8 +51,33 @@ fn small_image_header_is_compact() {
         }],
     };
     let bytes = f.to_bytes().unwrap();
-    // magic 4 + version 1 + flags 1 + id 4 + w 1 + h 1 + q 1 + n 1 + shape 4 + crc 4
-    assert_eq!(bytes.len() - 40, 22);
+    // magic 4 + version 1 + flags 1 + id 4 + w 1 + h 1 + q 2 + n 1 + shape 4 + crc 4
+    assert_eq!(bytes.len() - 40, 23);
+}
+
+#[test]
+fn version_1_files_still_parse() {
+    let f = NicFile {
+        model_id: [9; 4],
+        width: 20,
+        height: 10,
+        quality_milli: 3000,
+        latents: vec![LatentPayload {
+            channels: 4,
+            height: 1,
+            width: 2,
+            bytes: vec![1, 2, 3],
+        }],
+    };
+    let v2 = f.to_bytes().unwrap();
+    // Version 1: the quality as one byte (3) where version 2 has the varint 3000 (2 bytes).
+    let mut v1 = v2[..12].to_vec();
+    v1[4] = 1;
+    v1.push(3);
+    v1.extend_from_slice(&v2[14..v2.len() - 4]);
+    let crc = crc32fast::hash(&v1);
+    v1.extend_from_slice(&crc.to_le_bytes());
+    assert_eq!(NicFile::parse(&v1).unwrap(), f);
 }
 
 #[test]
@@ -69,7 +94,7 @@ fn crc_mismatch_is_detected_for_every_flipped_payload_bit() {
             ));
         }
     }
-    assert_eq!(h.quality, 3);
+    assert_eq!(h.quality_milli, 3000);
 }
 
 #[test]

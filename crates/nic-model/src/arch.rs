@@ -1,11 +1,19 @@
 use serde::{Deserialize, Serialize};
 
-/// Width of the transforms. `channels` (N) is the width of the hidden layers, `latent_channels`
-/// (M) the number of latent channels, as in Ballé et al. 2018 and CompressAI.
+/// Width and entropy model of the network. `channels` (N) is the width of the hidden layers,
+/// `latent_channels` (M) the number of latent channels, as in Ballé et al. 2018 and CompressAI.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Architecture {
     pub channels: usize,
     pub latent_channels: usize,
+    /// Channels of the side latents z of the scale hyperprior; 0 for a factorized prior on the
+    /// latents themselves (models made before the hyperprior have no such field).
+    #[serde(default)]
+    pub hyper_channels: usize,
+    /// Rate levels of a variable-rate model (one gain vector each); 0 for a model trained for
+    /// one rate.
+    #[serde(default)]
+    pub rate_levels: usize,
 }
 
 impl Architecture {
@@ -13,21 +21,59 @@ impl Architecture {
     /// padded to a multiple of this.
     pub const STRIDE: usize = 16;
 
-    /// The shipped default; see `models/README.md` for how it was chosen.
+    /// Further downsampling of the hyper-analysis (two stride-2 convolutions): z has one
+    /// value per 4×4 latents, one per 64×64 pixels.
+    pub const HYPER_STRIDE: usize = 4;
+
+    /// The factorized-prior models of the first releases; see `models/README.md`.
+    pub const FACTORIZED: Architecture = Architecture {
+        channels: 96,
+        latent_channels: 128,
+        hyper_channels: 0,
+        rate_levels: 0,
+    };
+
+    /// The shipped default: a scale hyperprior with one gain vector per rate level.
     pub const DEFAULT: Architecture = Architecture {
         channels: 96,
         latent_channels: 128,
+        hyper_channels: 96,
+        rate_levels: 8,
     };
 
-    /// A tiny network for tests.
+    /// A tiny factorized network for tests.
     pub const TINY: Architecture = Architecture {
         channels: 8,
         latent_channels: 8,
+        hyper_channels: 0,
+        rate_levels: 0,
     };
+
+    /// A tiny variable-rate hyperprior network for tests.
+    pub const TINY_HYPER: Architecture = Architecture {
+        channels: 8,
+        latent_channels: 8,
+        hyper_channels: 8,
+        rate_levels: 3,
+    };
+
+    pub fn has_hyperprior(&self) -> bool {
+        self.hyper_channels > 0
+    }
+
+    pub fn is_variable_rate(&self) -> bool {
+        self.rate_levels > 0
+    }
 
     /// Latent height and width for an image of the given size (after padding).
     pub fn latent_size(width: u32, height: u32) -> (u32, u32) {
         let s = Self::STRIDE as u32;
         (width.div_ceil(s), height.div_ceil(s))
+    }
+
+    /// Side-latent height and width for latents of the given size.
+    pub fn hyper_size(latent_width: u32, latent_height: u32) -> (u32, u32) {
+        let s = Self::HYPER_STRIDE as u32;
+        (latent_width.div_ceil(s), latent_height.div_ceil(s))
     }
 }

@@ -1,10 +1,13 @@
 //! The networks of nic's codec, in burn.
 //!
 //! Data flow, one module each: [`Analysis`] maps an image to latents `y` (16× smaller per
-//! side); rounding quantizes them; [`FactorizedPrior`] gives each latent channel a learned
-//! density (Ballé et al. 2018, appendix 6.1) from which [`build_tables`] derives the integer
-//! tables the entropy coder uses; [`Synthesis`] maps quantized latents back to pixels. GDN
-//! ([`Gdn`]) is the nonlinearity in both transforms.
+//! side); [`Gains`] scale them per rate level (variable-rate models); rounding quantizes them.
+//! The entropy model is either a [`FactorizedPrior`] per latent channel (Ballé et al. 2018,
+//! appendix 6.1), from which [`build_tables`] derives integer tables, or a scale
+//! [`Hyperprior`]: side latents z with their own factorized prior, from which a hyper-synthesis
+//! (run in integer arithmetic by the codec) picks one of the fixed Gaussian tables of
+//! [`build_scale_tables`] for each latent. [`Synthesis`] maps quantized latents back to pixels.
+//! GDN ([`Gdn`]) is the nonlinearity in both transforms.
 //!
 //! Nothing here assumes a backend: every constructor takes a `burn::tensor::Device`, so the
 //! same code runs on the CPU (Flex) or a GPU through wgpu ([`DeviceChoice`]).
@@ -13,20 +16,24 @@ mod arch;
 mod compressor;
 mod device;
 mod export;
+mod gains;
 mod gdn;
+mod hyper;
 mod prior;
 mod store;
 mod tables;
 mod transforms;
 
 pub use arch::Architecture;
-pub use compressor::{Compressor, RdOutput};
+pub use compressor::{Compressor, Noise, RdOutput, Targets};
 pub use device::{DeviceChoice, DeviceError, OpenedDevice};
 pub use export::{NamedTensor, named_parameters, to_npy};
+pub use gains::Gains;
 pub use gdn::Gdn;
+pub use hyper::Hyperprior;
 pub use prior::FactorizedPrior;
 pub use store::{INFO_FILE, ModelError, ModelInfo, SavedModel, TrainingInfo, WEIGHTS_FILE};
-pub use tables::build_tables;
+pub use tables::{ScaleTables, build_scale_tables, build_tables};
 pub use transforms::{Analysis, Synthesis};
 
 /// Re-exported so dependents name one burn.

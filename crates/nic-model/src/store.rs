@@ -11,12 +11,12 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
-use crate::{Architecture, Compressor};
+use crate::{Architecture, Compressor, ScaleTables, build_scale_tables, build_tables};
 
 pub const INFO_FILE: &str = "model.json";
 pub const WEIGHTS_FILE: &str = "weights.bpk";
-/// Version of the model directory layout.
-const MODEL_FORMAT: u32 = 1;
+/// Version of the model directory layout (2: hyperprior and variable-rate fields).
+const MODEL_FORMAT: u32 = 2;
 
 #[derive(Debug, Error)]
 pub enum ModelError {
@@ -51,9 +51,20 @@ pub struct TrainingInfo {
 pub struct ModelInfo {
     pub format: u32,
     pub architecture: Architecture,
+    /// The quality `nic encode --quality` selects this model with (0 for a variable-rate
+    /// model, which serves every quality).
     pub quality: u8,
+    /// λ of a single-rate model; of a variable-rate one, the first level's.
     pub lambda: f64,
+    /// λ of each rate level of a variable-rate model (quality l is level l − 1).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lambdas: Vec<f64>,
+    /// The factorized prior's tables, one per channel: of the latents, or with a hyperprior of
+    /// the side latents.
     pub tables: Vec<ChannelTable>,
+    /// The hyperprior's Gaussian tables.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale_tables: Option<ScaleTables>,
     #[serde(default)]
     pub training: Option<TrainingInfo>,
 }
@@ -70,9 +81,77 @@ impl ModelInfo {
             architecture,
             quality,
             lambda,
+            lambdas: Vec::new(),
             tables,
+            scale_tables: None,
             training: None,
         }
+    }
+
+    /// The description of `compressor` with freshly built entropy tables: its factorized
+    /// prior's (of the latents, or of the side latents) and, with a hyperprior, the Gaussian
+    /// tables. `lambdas` are the rate levels' (empty for a single-rate model).
+    pub fn for_compressor(
+        compressor: &Compressor,
+        architecture: Architecture,
+        quality: u8,
+        lambda: f64,
+        lambdas: Vec<f64>,
+    ) -> Result<Self, nic_entropy::TableError> {
+        let prior = match (&compressor.hyper, &compressor.prior) {
+            (Some(hp), _) => &hp.prior,
+            (None, Some(p)) => p,
+            (None, None) => unreachable!("every model has an entropy model"),
+        };
+        let mut info = ModelInfo::new(architecture, quality, lambda, build_tables(prior)?);
+        if compressor.hyper.is_some() {
+            info.scale_tables = Some(build_scale_tables()?);
+        }
+        info.lambdas = lambdas;
+        Ok(info)
+    }
+
+    /// Checks that the tables and rate levels fit the architecture.
+    pub fn check(&self) -> Result<(), String> {
+        let arch = self.architecture;
+        if arch.channels == 0
+            || arch.latent_channels == 0
+            || arch.channels > 4096
+            || arch.latent_channels > 4096
+            || arch.hyper_channels > 4096
+            || arch.rate_levels > 255
+        {
+            return Err(format!("implausible architecture {arch:?}"));
+        }
+        let (what, want) = if arch.has_hyperprior() {
+            ("side latent", arch.hyper_channels)
+        } else {
+            ("latent", arch.latent_channels)
+        };
+        if self.tables.len() != want {
+            return Err(format!(
+                "{} entropy tables for {want} {what} channels",
+                self.tables.len()
+            ));
+        }
+        for t in &self.tables {
+            t.check().map_err(|e| e.to_string())?;
+        }
+        match (&self.scale_tables, arch.has_hyperprior()) {
+            (Some(s), true) => {
+                s.index()?;
+            }
+            (None, false) => {}
+            _ => return Err("scale tables do not match the architecture".into()),
+        }
+        if self.lambdas.len() != arch.rate_levels {
+            return Err(format!(
+                "{} λ values for {} rate levels",
+                self.lambdas.len(),
+                arch.rate_levels
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -107,7 +186,7 @@ impl SavedModel {
         nic_fs::write_atomic(&wpath, &weights).map_err(io(wpath.clone()))?;
         let ipath = dir.join(INFO_FILE);
         nic_fs::write_atomic(&ipath, &json).map_err(io(ipath.clone()))?;
-        Ok(model_id(compressor, &info.tables))
+        Ok(model_id(compressor, info))
     }
 
     /// Loads a model directory onto `device`, checking the tables and the weights' shapes.
@@ -132,23 +211,7 @@ impl SavedModel {
             )));
         }
         let arch = info.architecture;
-        if arch.channels == 0
-            || arch.latent_channels == 0
-            || arch.channels > 4096
-            || arch.latent_channels > 4096
-        {
-            return Err(invalid(format!("implausible architecture {arch:?}")));
-        }
-        if info.tables.len() != arch.latent_channels {
-            return Err(invalid(format!(
-                "{} entropy tables for {} latent channels",
-                info.tables.len(),
-                arch.latent_channels
-            )));
-        }
-        for t in &info.tables {
-            t.check().map_err(|e| invalid(e.to_string()))?;
-        }
+        info.check().map_err(invalid)?;
         let wpath = dir.join(WEIGHTS_FILE);
         let weights = std::fs::read(&wpath).map_err(|source| ModelError::Io {
             path: wpath.clone(),
@@ -166,7 +229,7 @@ impl SavedModel {
                 path: wpath.clone(),
                 message: e.to_string(),
             })?;
-        let id = model_id(&compressor, &info.tables);
+        let id = model_id(&compressor, &info);
         Ok(SavedModel {
             info,
             compressor: compressor.valid(),
@@ -175,11 +238,11 @@ impl SavedModel {
     }
 }
 
-/// First four bytes of SHA-256 over the parameter values (in module order) and the tables:
+/// First four bytes of SHA-256 over the parameter values (in module order) and all tables:
 /// enough to tell models apart (two models collide with probability 2^-32), short enough for
 /// 32×32 images. Hashing values rather than the weights file makes the id independent of how
 /// the file was written (burnpack also stores per-run parameter ids).
-fn model_id(compressor: &Compressor, tables: &[ChannelTable]) -> [u8; 4] {
+fn model_id(compressor: &Compressor, info: &ModelInfo) -> [u8; 4] {
     struct Hasher(Sha256);
     impl ModuleVisitor for Hasher {
         fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
@@ -192,21 +255,23 @@ fn model_id(compressor: &Compressor, tables: &[ChannelTable]) -> [u8; 4] {
     }
     let mut h = Hasher(Sha256::new());
     compressor.visit(&mut h);
-    h.0.update(serde_json::to_vec(tables).expect("tables serialize"));
+    h.0.update(serde_json::to_vec(&info.tables).expect("tables serialize"));
+    if let Some(s) = &info.scale_tables {
+        h.0.update(serde_json::to_vec(s).expect("tables serialize"));
+    }
     h.0.finalize()[..4].try_into().expect("4 bytes")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::build_tables;
 
     #[test]
     fn save_then_load_gives_the_same_model_and_id() {
         let device = Device::flex();
         let arch = Architecture::TINY;
         let model = Compressor::new(&arch, &device);
-        let info = ModelInfo::new(arch, 2, 0.01, build_tables(&model.prior).unwrap());
+        let info = ModelInfo::for_compressor(&model, arch, 2, 0.01, vec![]).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let id = SavedModel::save(dir.path(), &model, &info).unwrap();
         let loaded = SavedModel::load(dir.path(), &device).unwrap();

@@ -2,6 +2,8 @@
 
 use burn::tensor::{Tensor, TensorData};
 use nic_entropy::{ChannelTable, TableError};
+use nic_hyper::ScaleIndex;
+use serde::{Deserialize, Serialize};
 
 use crate::FactorizedPrior;
 
@@ -11,6 +13,46 @@ const GRID: i32 = 512;
 /// Small enough that escapes are rare, large enough that tables don't carry thousands of
 /// near-zero entries.
 const TAIL: f64 = 1e-7;
+
+/// The Gaussian tables of a hyperprior model and the fixed-point scale boundaries between
+/// them, as stored in `model.json` (the decoder uses exactly these integers).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScaleTables {
+    /// [`nic_hyper::ScaleIndex`] boundaries.
+    pub bounds: Vec<i32>,
+    pub tables: Vec<ChannelTable>,
+}
+
+impl ScaleTables {
+    pub fn index(&self) -> Result<ScaleIndex, String> {
+        let index = ScaleIndex::new(self.bounds.clone()).map_err(|e| e.to_string())?;
+        if index.tables() != self.tables.len() {
+            return Err(format!(
+                "{} scale tables for {} boundaries",
+                self.tables.len(),
+                self.bounds.len()
+            ));
+        }
+        for t in &self.tables {
+            t.check().map_err(|e| e.to_string())?;
+        }
+        Ok(index)
+    }
+}
+
+/// Tables of discretized Gaussians at [`nic_entropy::scales`].
+pub fn build_scale_tables() -> Result<ScaleTables, TableError> {
+    let scales = nic_entropy::scales();
+    let bounds = ScaleIndex::between(&scales)
+        .expect("the scale set is ascending")
+        .bounds()
+        .to_vec();
+    let tables = scales
+        .iter()
+        .map(|&s| nic_entropy::gaussian_table(s))
+        .collect::<Result<_, _>>()?;
+    Ok(ScaleTables { bounds, tables })
+}
 
 /// One table per latent channel, covering the integers where the prior has real mass.
 pub fn build_tables(prior: &FactorizedPrior) -> Result<Vec<ChannelTable>, TableError> {

@@ -47,6 +47,11 @@ impl Analysis {
         Analysis { convs, gdns }
     }
 
+    /// M, the number of latent channels.
+    pub fn latent_channels(&self) -> usize {
+        self.convs.last().expect("four layers").weight.dims()[0]
+    }
+
     pub fn forward(&self, mut x: Tensor<4>) -> Tensor<4> {
         for (i, conv) in self.convs.iter().enumerate() {
             x = conv.forward(x);

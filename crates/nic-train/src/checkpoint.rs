@@ -18,6 +18,9 @@ pub const PREVIOUS_FILE: &str = "checkpoint.prev.bin";
 pub struct RunKey {
     pub architecture: Architecture,
     pub lambda: f64,
+    /// Rate levels' λ of a variable-rate run (absent before variable rates: none).
+    #[serde(default)]
+    pub lambdas: Vec<f64>,
     pub batch: usize,
     pub crop: usize,
     /// Mosaic factor (absent in checkpoints made before mosaics existed: 1).
@@ -154,6 +157,7 @@ mod tests {
             key: RunKey {
                 architecture: Architecture::TINY,
                 lambda: 0.01,
+                lambdas: vec![],
                 batch: 4,
                 crop: 32,
                 mosaic: 1,

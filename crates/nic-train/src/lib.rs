@@ -13,6 +13,6 @@ mod trainer;
 pub use checkpoint::{Checkpoint, CheckpointError, RunKey};
 pub use log::LOG_FILE;
 pub use trainer::{
-    StepStats, TrainError, TrainOptions, TrainSummary, ValStats, optimizer, train, train_step,
-    uniform_noise,
+    DEFAULT_LAMBDAS, StepStats, TrainError, TrainOptions, TrainSummary, ValStats, optimizer, train,
+    train_step, uniform_noise,
 };

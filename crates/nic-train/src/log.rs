@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 pub const LOG_FILE: &str = "log.csv";
-const HEADER: &str = "step,epoch,split,loss,bpp,mse,psnr,lr,elapsed_s,images_per_s";
+const HEADER: &str = "step,epoch,split,loss,bpp,mse,psnr,lr,elapsed_s,images_per_s,side_bpp";
 
 pub(crate) struct Row {
     pub step: u64,
@@ -12,6 +12,8 @@ pub(crate) struct Row {
     pub split: &'static str,
     pub loss: f64,
     pub bpp: f64,
+    /// The side latents' share of `bpp`.
+    pub side_bpp: f64,
     pub mse: f64,
     pub psnr: f64,
     pub lr: f64,
@@ -47,8 +49,18 @@ impl Log {
         let mut f = std::fs::OpenOptions::new().append(true).open(&self.path)?;
         writeln!(
             f,
-            "{},{:.4},{},{:.6},{:.6},{:.8},{:.4},{:.3e},{:.1},{:.2}",
-            r.step, r.epoch, r.split, r.loss, r.bpp, r.mse, r.psnr, r.lr, r.elapsed, r.images_per_s
+            "{},{:.4},{},{:.6},{:.6},{:.8},{:.4},{:.3e},{:.1},{:.2},{:.6}",
+            r.step,
+            r.epoch,
+            r.split,
+            r.loss,
+            r.bpp,
+            r.mse,
+            r.psnr,
+            r.lr,
+            r.elapsed,
+            r.images_per_s,
+            r.side_bpp
         )
     }
 }

@@ -10,7 +10,9 @@ use nic_model::burn::module::Module;
 use nic_model::burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use nic_model::burn::store::{ModuleRecord, RecordError};
 use nic_model::burn::tensor::{Bytes, Device, Tensor, TensorData};
-use nic_model::{Architecture, Compressor, ModelInfo, SavedModel, TrainingInfo, build_tables};
+use nic_model::{
+    Architecture, Compressor, Gains, ModelInfo, Noise, RdOutput, SavedModel, Targets, TrainingInfo,
+};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use thiserror::Error;
 
@@ -24,6 +26,9 @@ pub struct TrainOptions {
     pub out: PathBuf,
     pub architecture: Architecture,
     pub lambda: f64,
+    /// λ of each rate level of a variable-rate model (as many as the architecture's
+    /// `rate_levels`); each training image draws a level.
+    pub lambdas: Vec<f64>,
     pub quality: u8,
     pub steps: u64,
     pub batch: usize,
@@ -59,6 +64,7 @@ impl TrainOptions {
 pub struct ValStats {
     pub loss: f64,
     pub bpp: f64,
+    pub side_bpp: f64,
     pub mse: f64,
     pub psnr: f64,
 }
@@ -106,6 +112,13 @@ pub fn train(opts: &TrainOptions, device: &Device) -> Result<TrainSummary, Train
             "--crop must be a multiple of --mosaic".into(),
         ));
     }
+    if opts.lambdas.len() != opts.architecture.rate_levels {
+        return Err(TrainError::Invalid(format!(
+            "{} λ values for {} rate levels",
+            opts.lambdas.len(),
+            opts.architecture.rate_levels
+        )));
+    }
     let tile = opts.crop / opts.mosaic;
     let split = nic_data::open(&opts.data, opts.val.as_deref(), opts.val_size)?;
     let (sampler, skipped) =
@@ -133,6 +146,7 @@ pub fn train(opts: &TrainOptions, device: &Device) -> Result<TrainSummary, Train
     let key = RunKey {
         architecture: opts.architecture,
         lambda: opts.lambda,
+        lambdas: opts.lambdas.clone(),
         batch: opts.batch,
         crop: opts.crop,
         mosaic: opts.mosaic,
@@ -156,6 +170,10 @@ pub fn train(opts: &TrainOptions, device: &Device) -> Result<TrainSummary, Train
     };
     if let Some(v) = first_val {
         log.append(&val_row(0, 0.0, v, 0.0, 0.0, 0.0)).map_err(io)?;
+        opts.note(&format!(
+            "validation at start: loss {:.4} bpp {:.4} PSNR {:.2} dB",
+            v.loss, v.bpp, v.psnr
+        ));
     }
 
     let pb = progress_bar(opts, step);
@@ -177,14 +195,17 @@ pub fn train(opts: &TrainOptions, device: &Device) -> Result<TrainSummary, Train
             ),
             &ad,
         );
-        let noise = uniform_noise(
-            model.latent_shape(opts.batch, opts.crop, opts.crop),
-            opts.seed,
-            step,
-            &ad,
-        );
-        let stats;
-        (model, stats) = train_step(model, &mut optim, x, noise, opts.lambda, lr);
+        let (y_shape, z_shape) = model.noise_shapes(opts.batch, opts.crop, opts.crop);
+        let noise = Noise {
+            y: uniform_noise(y_shape, opts.seed, step, &ad),
+            z: z_shape.map(|s| uniform_noise(s, !opts.seed, step, &ad)),
+        };
+        let (levels, lambdas) = draw_levels(opts, step);
+        let targets = Targets {
+            levels: &levels,
+            lambdas: &lambdas,
+        };
+        let (out, stats) = forward(&model, x, noise, targets);
         if !stats.loss.is_finite() {
             pb.abandon();
             return Err(TrainError::Diverged {
@@ -192,15 +213,30 @@ pub fn train(opts: &TrainOptions, device: &Device) -> Result<TrainSummary, Train
                 loss: stats.loss,
             });
         }
-        acc.add(stats.loss, stats.bpp, stats.mse);
-        step += 1;
-        pb.inc(1);
-
         let session = start.elapsed().as_secs_f64();
         let ips = ((step - first_step) as usize * opts.batch) as f64 / session;
+        // Checkpoint before the update: these weights have just given a finite loss, so a
+        // run that diverges later resumes from weights known to be good (an update can
+        // leave finite but ruinous weights that only the next loss shows).
+        if step > first_step && last_checkpoint.elapsed().as_secs_f64() >= opts.checkpoint_seconds {
+            model_id = save(
+                &model,
+                &mut optim,
+                step,
+                elapsed_before + session,
+                &key,
+                opts,
+                ips,
+            )?;
+            last_checkpoint = Instant::now();
+        }
+        model = update(model, &mut optim, out.loss, lr);
+        acc.add(stats.loss, stats.bpp, stats.side_bpp, stats.mse);
+        step += 1;
+        pb.inc(1);
         let epoch = step as f64 / per_epoch as f64;
         if step % 50 == 0 || step == opts.steps {
-            let (l, b, m) = acc.take();
+            let (l, b, z, m) = acc.take();
             pb.set_message(format!(
                 "loss {l:.3} bpp {b:.3} psnr {:.2} dB {ips:.0} img/s",
                 psnr(m)
@@ -211,6 +247,7 @@ pub fn train(opts: &TrainOptions, device: &Device) -> Result<TrainSummary, Train
                 split: "train",
                 loss: l,
                 bpp: b,
+                side_bpp: z,
                 mse: m,
                 psnr: psnr(m),
                 lr,
@@ -219,7 +256,7 @@ pub fn train(opts: &TrainOptions, device: &Device) -> Result<TrainSummary, Train
             })
             .map_err(io)?;
         }
-        if step % opts.val_every == 0 || step == opts.steps {
+        if step % opts.val_every == 0 || step == stop {
             last_val = validate(&model);
             log.append(&val_row(
                 step,
@@ -235,7 +272,15 @@ pub fn train(opts: &TrainOptions, device: &Device) -> Result<TrainSummary, Train
                 last_val.loss, last_val.bpp, last_val.psnr
             ));
         }
-        if last_checkpoint.elapsed().as_secs_f64() >= opts.checkpoint_seconds || step == stop {
+        if step == stop {
+            // The last update is checked by the validation just run.
+            if !last_val.loss.is_finite() {
+                pb.abandon();
+                return Err(TrainError::Diverged {
+                    step,
+                    loss: last_val.loss,
+                });
+            }
             model_id = save(
                 &model,
                 &mut optim,
@@ -245,7 +290,6 @@ pub fn train(opts: &TrainOptions, device: &Device) -> Result<TrainSummary, Train
                 opts,
                 ips,
             )?;
-            last_checkpoint = Instant::now();
         }
     }
     pb.finish();
@@ -273,6 +317,8 @@ pub fn train(opts: &TrainOptions, device: &Device) -> Result<TrainSummary, Train
 pub struct StepStats {
     pub loss: f64,
     pub bpp: f64,
+    /// The side latents' share of `bpp`.
+    pub side_bpp: f64,
     pub mse: f64,
 }
 
@@ -290,21 +336,38 @@ pub fn train_step(
     model: Compressor,
     optim: &mut ModuleOptimizer,
     x: Tensor<4>,
-    noise: Tensor<4>,
-    lambda: f64,
+    noise: Noise,
+    targets: Targets,
     lr: f64,
 ) -> (Compressor, StepStats) {
-    let out = model.rd_train(x, noise, lambda);
-    let stats = StepStats {
-        loss: out.loss.clone().into_scalar::<f32>() as f64,
-        bpp: out.bpp.into_scalar::<f32>() as f64,
-        mse: out.mse.into_scalar::<f32>() as f64,
-    };
+    let (out, stats) = forward(&model, x, noise, targets);
     if !stats.loss.is_finite() {
         return (model, stats);
     }
-    let grads = GradientsParams::from_grads(out.loss.backward(), &model);
-    (optim.step(lr, model, grads), stats)
+    (update(model, optim, out.loss, lr), stats)
+}
+
+/// The forward half of a step: the noisy rate–distortion objective and its figures.
+fn forward(
+    model: &Compressor,
+    x: Tensor<4>,
+    noise: Noise,
+    targets: Targets,
+) -> (RdOutput, StepStats) {
+    let out = model.rd_train(x, noise, targets);
+    let stats = StepStats {
+        loss: out.loss.clone().into_scalar::<f32>() as f64,
+        bpp: out.bpp.clone().into_scalar::<f32>() as f64,
+        side_bpp: out.side_bpp.clone().into_scalar::<f32>() as f64,
+        mse: out.mse.clone().into_scalar::<f32>() as f64,
+    };
+    (out, stats)
+}
+
+/// The backward half: gradients of `loss` and one Adam update.
+fn update(model: Compressor, optim: &mut ModuleOptimizer, loss: Tensor<1>, lr: f64) -> Compressor {
+    let grads = GradientsParams::from_grads(loss.backward(), &model);
+    optim.step(lr, model, grads)
 }
 
 /// Where a run starts: fresh weights at step 0, or the checkpoint's weights, optimizer state
@@ -318,26 +381,51 @@ struct Start {
 
 fn start_or_resume(opts: &TrainOptions, key: &RunKey, ad: &Device) -> Result<Start, TrainError> {
     ad.seed(opts.seed);
-    let model = Compressor::new(&opts.architecture, ad);
+    let arch = opts.architecture;
+    let mut model = Compressor::new(&arch, ad);
     let optim = optimizer();
-    let model = match &opts.init {
-        Some(dir) => {
-            let saved = SavedModel::load(dir, &ad.clone().without_autodiff())?;
-            if saved.info.architecture != opts.architecture {
-                return Err(TrainError::Invalid(format!(
-                    "--init {}: architecture {:?} differs from {:?}",
-                    dir.display(),
-                    saved.info.architecture,
-                    opts.architecture
-                )));
-            }
-            let record = saved.compressor.into_record();
-            model
-                .try_load_record(record)
-                .map_err(|e| TrainError::Invalid(format!("--init: {e}")))?
+    // Gains start from high-rate theory around the middle λ (or the λ the transforms of
+    // --init were trained for).
+    let mut reference = geometric_mean(&opts.lambdas);
+    if let Some(dir) = &opts.init {
+        let saved = SavedModel::load(dir, &ad.clone().without_autodiff())?;
+        let from = saved.info.architecture;
+        let invalid = |e: RecordError| TrainError::Invalid(format!("--init: {e}"));
+        if from == arch {
+            model = model
+                .try_load_record(saved.compressor.into_record())
+                .map_err(invalid)?;
+        } else if (from.channels, from.latent_channels) == (arch.channels, arch.latent_channels) {
+            // Another entropy model or rate scheme: start from its transforms only.
+            opts.note(&format!(
+                "--init {}: taking the analysis and synthesis transforms (trained at λ {})",
+                dir.display(),
+                saved.info.lambda
+            ));
+            reference = saved.info.lambda;
+            model.analysis = model
+                .analysis
+                .try_load_record(saved.compressor.analysis.into_record())
+                .map_err(invalid)?;
+            model.synthesis = model
+                .synthesis
+                .try_load_record(saved.compressor.synthesis.into_record())
+                .map_err(invalid)?;
+        } else {
+            return Err(TrainError::Invalid(format!(
+                "--init {}: architecture {from:?} differs from {arch:?}",
+                dir.display()
+            )));
         }
-        None => model,
-    };
+    }
+    if arch.is_variable_rate() && model.gains.is_some() {
+        model.gains = Some(Gains::new(
+            &opts.lambdas,
+            reference,
+            arch.latent_channels,
+            ad,
+        ));
+    }
     let fresh = Start {
         model,
         optim,
@@ -396,6 +484,43 @@ fn learning_rate(opts: &TrainOptions, step: u64) -> f64 {
     }
 }
 
+/// The rate level and λ of every image of step `step`: drawn uniformly from the levels with a
+/// seed fixed by (seed, step), so a resumed run draws the same.
+fn draw_levels(opts: &TrainOptions, step: u64) -> (Vec<usize>, Vec<f64>) {
+    if opts.lambdas.is_empty() {
+        return (Vec::new(), vec![opts.lambda; opts.batch]);
+    }
+    let mut rng = StdRng::seed_from_u64(opts.seed ^ step.wrapping_mul(0x2545_f491_4f6c_dd1d));
+    let levels: Vec<usize> = (0..opts.batch)
+        .map(|_| rng.random_range(0..opts.lambdas.len()))
+        .collect();
+    let lambdas = levels.iter().map(|&l| opts.lambdas[l]).collect();
+    (levels, lambdas)
+}
+
+/// Validation cycles through the levels image by image, so one figure follows them all.
+fn validation_levels(opts: &TrainOptions, start: usize, n: usize) -> (Vec<usize>, Vec<f64>) {
+    if opts.lambdas.is_empty() {
+        return (Vec::new(), vec![opts.lambda; n]);
+    }
+    let levels: Vec<usize> = (start..start + n).map(|i| i % opts.lambdas.len()).collect();
+    let lambdas = levels.iter().map(|&l| opts.lambdas[l]).collect();
+    (levels, lambdas)
+}
+
+/// The rate levels of the default variable-rate model: CompressAI's eight λ (0.0018 … 0.18)
+/// shifted down one octave, since nic's smaller, shorter-trained models spend more bits at a
+/// given λ; they span about 0.1 to 2 bpp on Kodak.
+pub const DEFAULT_LAMBDAS: [f64; 8] =
+    [0.0009, 0.0018, 0.0035, 0.0067, 0.013, 0.025, 0.0483, 0.0932];
+
+fn geometric_mean(v: &[f64]) -> f64 {
+    if v.is_empty() {
+        return 1.0;
+    }
+    (v.iter().map(|x| x.ln()).sum::<f64>() / v.len() as f64).exp()
+}
+
 /// Uniform noise in ±½ for step `step`, drawn on the host from a seed fixed by (seed, step):
 /// the same on every backend and after a resume.
 pub fn uniform_noise(shape: [usize; 4], seed: u64, step: u64, device: &Device) -> Tensor<4> {
@@ -417,6 +542,7 @@ fn val_row(step: u64, epoch: f64, v: ValStats, lr: f64, elapsed: f64, ips: f64) 
         split: "val",
         loss: v.loss,
         bpp: v.bpp,
+        side_bpp: v.side_bpp,
         mse: v.mse,
         psnr: v.psnr,
         lr,
@@ -436,7 +562,7 @@ fn validate(
     let model = model.valid().to_device(device);
     let per = 3 * opts.crop * opts.crop;
     let chunk = 16;
-    let (mut loss, mut bpp, mut mse) = (0.0, 0.0, 0.0);
+    let (mut loss, mut bpp, mut side_bpp, mut mse) = (0.0, 0.0, 0.0, 0.0);
     for start in (0..n).step_by(chunk) {
         let k = chunk.min(n - start);
         let x = Tensor::<4>::from_data(
@@ -446,15 +572,22 @@ fn validate(
             ),
             device,
         );
-        let out = model.rd_eval(x, opts.lambda);
+        let (levels, lambdas) = validation_levels(opts, start, k);
+        let targets = Targets {
+            levels: &levels,
+            lambdas: &lambdas,
+        };
+        let out = model.rd_eval(x, targets);
         let w = k as f64 / n as f64;
         loss += w * out.loss.into_scalar::<f32>() as f64;
         bpp += w * out.bpp.into_scalar::<f32>() as f64;
+        side_bpp += w * out.side_bpp.into_scalar::<f32>() as f64;
         mse += w * out.mse.into_scalar::<f32>() as f64;
     }
     ValStats {
         loss,
         bpp,
+        side_bpp,
         mse,
         psnr: psnr(mse),
     }
@@ -486,8 +619,19 @@ fn save(
     };
     ck.save(&opts.out)?;
     let valid = model.valid();
-    let tables = build_tables(&valid.prior).map_err(|e| TrainError::Invalid(e.to_string()))?;
-    let mut info = ModelInfo::new(opts.architecture, opts.quality, opts.lambda, tables);
+    let quality = if opts.architecture.is_variable_rate() {
+        0
+    } else {
+        opts.quality
+    };
+    let mut info = ModelInfo::for_compressor(
+        &valid,
+        opts.architecture,
+        quality,
+        opts.lambdas.first().copied().unwrap_or(opts.lambda),
+        opts.lambdas.clone(),
+    )
+    .map_err(|e| TrainError::Invalid(e.to_string()))?;
     info.training = Some(TrainingInfo {
         command: opts.command.clone(),
         data: opts.data.display().to_string(),
@@ -521,20 +665,22 @@ struct Accum {
     n: usize,
     loss: f64,
     bpp: f64,
+    side_bpp: f64,
     mse: f64,
 }
 
 impl Accum {
-    fn add(&mut self, loss: f64, bpp: f64, mse: f64) {
+    fn add(&mut self, loss: f64, bpp: f64, side_bpp: f64, mse: f64) {
         self.n += 1;
         self.loss += loss;
         self.bpp += bpp;
+        self.side_bpp += side_bpp;
         self.mse += mse;
     }
 
-    fn take(&mut self) -> (f64, f64, f64) {
+    fn take(&mut self) -> (f64, f64, f64, f64) {
         let n = self.n.max(1) as f64;
-        let r = (self.loss / n, self.bpp / n, self.mse / n);
+        let r = (self.loss / n, self.bpp / n, self.side_bpp / n, self.mse / n);
         *self = Accum::default();
         r
     }

@@ -31,13 +31,15 @@ fn make_images(dir: &Path, n: u32) {
 /// so the tests cannot perturb each other.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
+/// A tiny variable-rate hyperprior run (the default kind of model).
 fn options(data: &Path, out: &Path, steps: u64) -> TrainOptions {
     TrainOptions {
         data: data.to_path_buf(),
         val: None,
         out: out.to_path_buf(),
-        architecture: Architecture::TINY,
-        lambda: 0.01,
+        architecture: Architecture::TINY_HYPER,
+        lambda: 0.005,
+        lambdas: vec![0.005, 0.01, 0.02],
         quality: 1,
         steps,
         batch: 4,
@@ -61,19 +63,33 @@ fn tiny_run_lowers_the_validation_loss_and_exports_a_model() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     make_images(&dir.path().join("data"), 24);
-    let opts = options(&dir.path().join("data"), &dir.path().join("run"), 80);
-    let s = train(&opts, &Device::flex()).unwrap();
-    let first = s.first_val.unwrap();
-    assert!(
-        s.last_val.loss < 0.7 * first.loss,
-        "validation loss {} → {}",
-        first.loss,
-        s.last_val.loss
-    );
-    assert!(dir.path().join("run/model.json").is_file());
-    assert!(dir.path().join("run/weights.bpk").is_file());
-    let log = std::fs::read_to_string(dir.path().join("run/log.csv")).unwrap();
-    assert!(log.lines().count() >= 4, "{log}");
+    let hyper = options(&dir.path().join("data"), &dir.path().join("hyper"), 80);
+    let factorized = TrainOptions {
+        architecture: Architecture::TINY,
+        lambda: 0.01,
+        lambdas: vec![],
+        out: dir.path().join("factorized"),
+        ..hyper.clone()
+    };
+    for opts in [hyper, factorized] {
+        let s = train(&opts, &Device::flex()).unwrap();
+        let first = s.first_val.unwrap();
+        assert!(
+            s.last_val.loss < 0.7 * first.loss,
+            "{:?}: validation loss {} → {}",
+            opts.architecture,
+            first.loss,
+            s.last_val.loss
+        );
+        assert_eq!(
+            s.last_val.side_bpp > 0.0,
+            opts.architecture.has_hyperprior()
+        );
+        assert!(opts.out.join("model.json").is_file());
+        assert!(opts.out.join("weights.bpk").is_file());
+        let log = std::fs::read_to_string(opts.out.join("log.csv")).unwrap();
+        assert!(log.lines().count() >= 4, "{log}");
+    }
 }
 
 #[test]

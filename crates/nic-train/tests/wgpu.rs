@@ -4,7 +4,7 @@
 
 use nic_model::burn::module::Module;
 use nic_model::burn::tensor::{Device, Tensor, TensorData};
-use nic_model::{Architecture, Compressor, DeviceChoice};
+use nic_model::{Architecture, Compressor, DeviceChoice, Noise, Targets};
 
 /// burn's random state is global to the process: tests that draw weights take turns.
 static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -54,9 +54,9 @@ fn forward_on_the_gpu_matches_the_cpu() {
     let _turn = RNG.lock().unwrap_or_else(|e| e.into_inner());
     let cpu = Device::flex();
     cpu.seed(7);
-    let model = Compressor::new(&Architecture::TINY, &cpu);
+    let model = Compressor::new(&Architecture::TINY_HYPER, &cpu);
     let on_gpu = model.clone().to_device(&gpu);
-    let x = pictures(2, 48);
+    let x = pictures(2, 96);
 
     let y_cpu = model.analyze(Tensor::from_data(x.clone(), &cpu));
     let y_gpu = on_gpu.analyze(Tensor::from_data(x, &gpu));
@@ -64,13 +64,23 @@ fn forward_on_the_gpu_matches_the_cpu() {
     let dy = max_abs_diff(y_cpu.clone(), y_gpu_host);
     assert!(dy < 1e-3, "latents differ by {dy}");
 
-    let y_hat = y_cpu.round();
-    let bits_cpu = model.information_bits(y_hat.clone());
-    let bits_gpu = on_gpu.information_bits(Tensor::from_data(y_hat.clone().into_data(), &gpu));
-    assert!(
-        (bits_cpu - bits_gpu).abs() < 1e-3 * bits_cpu.max(1.0),
-        "{bits_cpu} vs {bits_gpu}"
+    let z_cpu = model.side_latents(y_cpu.clone());
+    let z_gpu = on_gpu.side_latents(Tensor::from_data(y_cpu.clone().into_data(), &gpu));
+    let dz = max_abs_diff(z_cpu.clone(), Tensor::from_data(z_gpu.into_data(), &cpu));
+    assert!(dz < 1e-3, "side latents differ by {dz}");
+
+    let (y_hat, z_hat) = (y_cpu.round(), z_cpu.round());
+    let bits_cpu = model.information_bits(y_hat.clone(), Some(z_hat.clone()));
+    let bits_gpu = on_gpu.information_bits(
+        Tensor::from_data(y_hat.clone().into_data(), &gpu),
+        Some(Tensor::from_data(z_hat.into_data(), &gpu)),
     );
+    for (c, g) in [(bits_cpu.0, bits_gpu.0), (bits_cpu.1, bits_gpu.1)] {
+        assert!(
+            c > 0.0 && (c - g).abs() < 1e-3 * c.max(1.0),
+            "{bits_cpu:?} vs {bits_gpu:?}"
+        );
+    }
 
     let x_cpu = model.synthesize(y_hat.clone());
     let x_gpu = on_gpu.synthesize(Tensor::from_data(y_hat.into_data(), &gpu));
@@ -85,19 +95,27 @@ fn losses(device: &Device) -> Vec<f64> {
     let cpu = Device::flex();
     let turn = RNG.lock().unwrap_or_else(|e| e.into_inner());
     cpu.seed(3);
-    let weights = Compressor::new(&Architecture::TINY, &cpu).into_record();
+    let arch = Architecture::TINY_HYPER;
+    let weights = Compressor::new(&arch, &cpu).into_record();
     let ad = device.clone().autodiff();
-    let mut model = Compressor::new(&Architecture::TINY, &ad).load_record(weights);
+    let mut model = Compressor::new(&arch, &ad).load_record(weights);
     drop(turn);
     let mut optim = nic_train::optimizer();
-    let x = Tensor::<4>::from_data(pictures(4, 32), &ad);
-    let shape = model.latent_shape(4, 32, 32);
+    let x = Tensor::<4>::from_data(pictures(4, 64), &ad);
+    let (y_shape, z_shape) = model.noise_shapes(4, 64, 64);
+    let targets = Targets {
+        levels: &[0, 1, 2, 1],
+        lambdas: &[0.005, 0.01, 0.02, 0.01],
+    };
     let mut losses = Vec::new();
     for _ in 0..12 {
         // The same noise every step, so the losses differ only by the updates.
-        let n = nic_train::uniform_noise(shape, 5, 0, &ad);
+        let n = Noise {
+            y: nic_train::uniform_noise(y_shape, 5, 0, &ad),
+            z: z_shape.map(|s| nic_train::uniform_noise(s, 6, 0, &ad)),
+        };
         let stats;
-        (model, stats) = nic_train::train_step(model, &mut optim, x.clone(), n, 0.01, 1e-3);
+        (model, stats) = nic_train::train_step(model, &mut optim, x.clone(), n, targets, 1e-3);
         losses.push(stats.loss);
     }
     losses

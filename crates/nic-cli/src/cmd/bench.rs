@@ -13,7 +13,7 @@ use nic_codec::Codec;
 use nic_format::NicFile;
 use nic_image::RgbImage;
 use nic_model::burn::tensor::{Device, Distribution, Tensor};
-use nic_model::{Architecture, Compressor, DeviceChoice};
+use nic_model::{Architecture, Compressor, DeviceChoice, Noise, Targets};
 use serde::{Deserialize, Serialize};
 
 use crate::exit::Failure;
@@ -49,8 +49,8 @@ pub struct Args {
     #[arg(long)]
     model: Option<PathBuf>,
     /// Quality of the model used for coding.
-    #[arg(short, long, default_value_t = 2)]
-    quality: u8,
+    #[arg(short, long, default_value_t = 2.0)]
+    quality: f64,
     /// auto, cpu, gpu, gpu:N or gpu-software.
     #[arg(long, default_value = "auto")]
     device: DeviceChoice,
@@ -212,8 +212,9 @@ fn train_shape(case: &str) -> Option<(usize, usize)> {
     Some((b.parse().ok()?, c.parse().ok()?))
 }
 
-/// Seconds per training step of the default architecture on random pictures (the speed does
-/// not depend on the content), exactly as `nic train` steps.
+/// Seconds per training step of the factorized-prior architecture (the network CompressAI's
+/// `FactorizedPrior` has, for `scripts/bench-vs-pytorch.sh`) on random pictures (the speed
+/// does not depend on the content), exactly as `nic train` steps.
 fn time_training(
     device: &Device,
     batch: usize,
@@ -223,15 +224,22 @@ fn time_training(
 ) -> Vec<f64> {
     let ad = device.clone().autodiff();
     ad.seed(1);
-    let mut model = Compressor::new(&Architecture::DEFAULT, &ad);
+    let mut model = Compressor::new(&Architecture::FACTORIZED, &ad);
     let mut optim = nic_train::optimizer();
     let x = Tensor::<4>::random([batch, 3, crop, crop], Distribution::Uniform(0.0, 1.0), &ad);
     let mut seconds = Vec::new();
     for i in 0..warmup + runs {
-        let noise =
-            nic_train::uniform_noise(model.latent_shape(batch, crop, crop), 1, i as u64, &ad);
+        let (shape, _) = model.noise_shapes(batch, crop, crop);
+        let noise = Noise {
+            y: nic_train::uniform_noise(shape, 1, i as u64, &ad),
+            z: None,
+        };
+        let targets = Targets {
+            levels: &[],
+            lambdas: &vec![0.0067; batch],
+        };
         let t = Instant::now();
-        (model, _) = nic_train::train_step(model, &mut optim, x.clone(), noise, 0.0067, 1e-4);
+        (model, _) = nic_train::train_step(model, &mut optim, x.clone(), noise, targets, 1e-4);
         if i >= warmup {
             seconds.push(t.elapsed().as_secs_f64());
         }

@@ -107,19 +107,33 @@ fn print_tables(s: &Summary) {
     );
     if let Some(nic) = s.codec("nic") {
         println!(
-            "\n{:<12} {:>8} {:>9} {:>9} {:>9} {:>10} {:>15}",
-            "nic quality", "bpp", "PSNR dB", "MS-SSIM", "ratio", "header B", "coder overhead"
+            "\n{:<12} {:>8} {:>9} {:>9} {:>9} {:>10} {:>15} {:>10}",
+            "nic quality",
+            "bpp",
+            "PSNR dB",
+            "MS-SSIM",
+            "ratio",
+            "header B",
+            "coder overhead",
+            "side info"
         );
         for (p, r) in nic.points.iter().zip(&s.nic_rate) {
+            // With a hyperprior the first tensor is the side latents z.
+            let coded: f64 = r.tensor_bytes.iter().sum();
+            let side = match r.tensor_bytes.as_slice() {
+                [z, _] if coded > 0.0 => format!("{:.1}%", 100.0 * z / coded),
+                _ => "–".to_string(),
+            };
             println!(
-                "{:<12} {:>8.4} {:>9.2} {:>9} {:>7.1}:1 {:>10.1} {:>14.3}%",
+                "{:<12} {:>8.4} {:>9.2} {:>9} {:>7.1}:1 {:>10.1} {:>14.3}% {:>10}",
                 p.quality,
                 p.bpp,
                 p.psnr,
                 p.ms_ssim.map_or("–".into(), |v| format!("{v:.4}")),
                 p.ratio_raw,
                 r.container_bytes,
-                r.coder_overhead_percent
+                r.coder_overhead_percent,
+                side
             );
         }
     }

@@ -26,7 +26,7 @@ pub fn run(a: Args) -> Result<()> {
             .collect();
         let v = serde_json::json!({
             "version": h.version, "model_id": id, "width": h.width, "height": h.height,
-            "quality": h.quality, "file_bytes": bytes.len(), "header_bytes": h.header_len,
+            "quality": h.quality_milli as f64 / 1000.0, "file_bytes": bytes.len(), "header_bytes": h.header_len,
             "bpp": bpp, "crc_ok": crc_ok, "latents": latents,
         });
         println!("{}", serde_json::to_string_pretty(&v)?);
@@ -34,15 +34,21 @@ pub fn run(a: Args) -> Result<()> {
         println!("format version  {}", h.version);
         println!("model id        {id}");
         println!("size            {}×{}", h.width, h.height);
-        println!("quality         {}", h.quality);
+        println!("quality         {}", h.quality_milli as f64 / 1000.0);
         println!(
             "file            {} bytes ({bpp:.4} bpp), header {} bytes",
             bytes.len(),
             h.header_len
         );
         for (i, s) in h.shapes.iter().enumerate() {
+            // A hyperprior model's files carry the side latents first.
+            let name = if h.shapes.len() == 2 && i == 0 {
+                "side latents   "
+            } else {
+                "latents        "
+            };
             println!(
-                "latent {i}        {}×{}×{}, {} bytes",
+                "{name} {}×{}×{}, {} bytes",
                 s.channels, s.height, s.width, s.payload_len
             );
         }

@@ -16,10 +16,15 @@ pub struct Args {
     /// Validation images (default: the CIFAR-10 test batch, or images held out of --data).
     #[arg(long)]
     val: Option<PathBuf>,
-    /// Rate–distortion trade-off: loss = λ·255²·MSE + bpp. Larger is higher quality.
-    #[arg(long, default_value_t = 0.0067)]
-    lambda: f64,
-    /// Quality number recorded in the model (what `nic encode --quality` selects).
+    /// Train a single-rate model for this rate–distortion trade-off: loss = λ·255²·MSE + bpp.
+    /// Larger is higher quality.
+    #[arg(long, conflicts_with = "lambdas")]
+    lambda: Option<f64>,
+    /// Train a variable-rate model with one level per λ (quality 1 is the first); every
+    /// training image draws a level. Default: the default model's eight levels, 0.0009 … 0.0932.
+    #[arg(long, value_delimiter = ',')]
+    lambdas: Option<Vec<f64>>,
+    /// Quality number recorded in a single-rate model (what `nic encode --quality` selects).
     #[arg(long, default_value_t = 1)]
     quality: u8,
     /// Total training steps (a resumed run continues up to this number).
@@ -48,6 +53,9 @@ pub struct Args {
     /// Latent channels M.
     #[arg(long, default_value_t = Architecture::DEFAULT.latent_channels)]
     latent_channels: usize,
+    /// Channels of the hyperprior's side latents; 0 for a factorized prior instead.
+    #[arg(long, default_value_t = Architecture::DEFAULT.hyper_channels)]
+    hyper_channels: usize,
     /// Validation images used (at most).
     #[arg(long, default_value_t = 1000)]
     val_size: usize,
@@ -73,6 +81,14 @@ pub struct Args {
 
 pub fn run(a: Args) -> Result<()> {
     let device = super::open_device(a.device, a.quiet)?;
+    let lambdas = match (a.lambda, a.lambdas) {
+        (Some(_), _) => Vec::new(),
+        (None, Some(l)) => l,
+        (None, None) => nic_train::DEFAULT_LAMBDAS.to_vec(),
+    };
+    if lambdas.iter().any(|l| !(l.is_finite() && *l > 0.0)) || a.lambda.is_some_and(|l| l <= 0.0) {
+        return Err(crate::exit::Failure::Usage("λ values must be positive".into()).into());
+    }
     let opts = TrainOptions {
         data: a.data,
         val: a.val,
@@ -80,8 +96,11 @@ pub fn run(a: Args) -> Result<()> {
         architecture: Architecture {
             channels: a.channels,
             latent_channels: a.latent_channels,
+            hyper_channels: a.hyper_channels,
+            rate_levels: lambdas.len(),
         },
-        lambda: a.lambda,
+        lambda: a.lambda.unwrap_or(lambdas[0]),
+        lambdas,
         quality: a.quality,
         steps: a.steps,
         batch: a.batch,

@@ -1,0 +1,375 @@
+//! Fixed-point convolutions and transposed convolutions with ReLU.
+
+use rayon::prelude::*;
+use thiserror::Error;
+
+use crate::{ACTIVATION_BITS, WEIGHT_BITS};
+
+/// Activations are clamped to ±2^24 (±16384 in real terms) and weights refused beyond ±2^24
+/// (±256): with at most [`MAX_TERMS`] products per sum, no sum can reach 2^63.
+const MAX_ACTIVATION: i64 = 1 << 24;
+const MAX_WEIGHT: i64 = 1 << 24;
+const MAX_TERMS: usize = 1 << 14;
+/// Side latents are clamped to this magnitude before the network (a decoder must survive any
+/// value a hostile file holds; a real encoder never comes near it).
+const MAX_INPUT: i32 = 1 << 13;
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum HyperError {
+    #[error("integer hyper-synthesis: {0}")]
+    Invalid(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Weights `[out, in, k, k]` (burn's `Conv2d` layout).
+    Conv,
+    /// Weights `[in, out, k, k]` (burn's `ConvTranspose2d` layout).
+    Transposed,
+}
+
+/// Feature maps, `[channels][height][width]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Planes {
+    pub channels: usize,
+    pub height: usize,
+    pub width: usize,
+    pub data: Vec<i32>,
+}
+
+/// One layer: a convolution (or a transposed one) with square kernels, then ReLU.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layer {
+    kind: Kind,
+    inputs: usize,
+    outputs: usize,
+    kernel: usize,
+    stride: usize,
+    padding: usize,
+    /// Transposed convolutions only: extra rows and columns at the bottom and right.
+    out_padding: usize,
+    /// `WEIGHT_BITS` fraction bits, in the layout of `kind`.
+    weights: Vec<i64>,
+    /// `ACTIVATION_BITS + WEIGHT_BITS` fraction bits.
+    bias: Vec<i64>,
+}
+
+impl Layer {
+    /// Rounds trained weights to fixed point. `weights` and `bias` are in burn's layouts.
+    #[allow(clippy::too_many_arguments)]
+    pub fn from_float(
+        kind: Kind,
+        inputs: usize,
+        outputs: usize,
+        kernel: usize,
+        stride: usize,
+        padding: usize,
+        out_padding: usize,
+        weights: &[f32],
+        bias: &[f32],
+    ) -> Result<Layer, HyperError> {
+        let bad = |m: String| Err(HyperError::Invalid(m));
+        if inputs == 0 || outputs == 0 || kernel == 0 || stride == 0 || padding >= kernel {
+            return bad(format!(
+                "layer {inputs}→{outputs}, kernel {kernel}, stride {stride}, padding {padding}"
+            ));
+        }
+        if inputs * kernel * kernel > MAX_TERMS {
+            return bad(format!(
+                "layer of {inputs}×{kernel}×{kernel} inputs is too wide"
+            ));
+        }
+        if weights.len() != inputs * outputs * kernel * kernel || bias.len() != outputs {
+            return bad("weights or bias of the wrong size".into());
+        }
+        let fixed = |v: f32, bits: u32, limit: i64| {
+            let q = (v as f64 * (1u64 << bits) as f64).round();
+            (q.is_finite() && q.abs() <= limit as f64).then_some(q as i64)
+        };
+        let weights: Option<Vec<i64>> = weights
+            .iter()
+            .map(|&w| fixed(w, WEIGHT_BITS, MAX_WEIGHT))
+            .collect();
+        let bias: Option<Vec<i64>> = bias
+            .iter()
+            .map(|&b| fixed(b, ACTIVATION_BITS + WEIGHT_BITS, 1 << 60))
+            .collect();
+        let (Some(weights), Some(bias)) = (weights, bias) else {
+            return bad("weights out of the fixed-point range".into());
+        };
+        Ok(Layer {
+            kind,
+            inputs,
+            outputs,
+            kernel,
+            stride,
+            padding,
+            out_padding,
+            weights,
+            bias,
+        })
+    }
+
+    fn output_size(&self, n: usize) -> Option<usize> {
+        let (k, s, p) = (self.kernel, self.stride, self.padding);
+        match self.kind {
+            Kind::Conv => (n + 2 * p).checked_sub(k).map(|v| v / s + 1),
+            Kind::Transposed => ((n - 1) * s + k + self.out_padding).checked_sub(2 * p),
+        }
+    }
+
+    fn forward(&self, x: &Planes) -> Result<Planes, HyperError> {
+        if x.channels != self.inputs || x.height == 0 || x.width == 0 {
+            return Err(HyperError::Invalid(format!(
+                "{} input channels for a layer of {}",
+                x.channels, self.inputs
+            )));
+        }
+        let (oh, ow) = match (self.output_size(x.height), self.output_size(x.width)) {
+            (Some(h), Some(w)) if h > 0 && w > 0 => (h, w),
+            _ => return Err(HyperError::Invalid("input too small".into())),
+        };
+        let planes: Vec<Vec<i32>> = (0..self.outputs)
+            .into_par_iter()
+            .map(|o| self.output_plane(x, o, oh, ow))
+            .collect();
+        Ok(Planes {
+            channels: self.outputs,
+            height: oh,
+            width: ow,
+            data: planes.concat(),
+        })
+    }
+
+    /// Output channel `o`: the exact integer sum, rescaled (rounding half up), through ReLU.
+    fn output_plane(&self, x: &Planes, o: usize, oh: usize, ow: usize) -> Vec<i32> {
+        let (k, s, p) = (self.kernel, self.stride, self.padding as isize);
+        let (h, w) = (x.height, x.width);
+        let mut acc = vec![self.bias[o]; oh * ow];
+        for i in 0..self.inputs {
+            let input = &x.data[i * h * w..][..h * w];
+            for ky in 0..k {
+                for kx in 0..k {
+                    let wi = match self.kind {
+                        Kind::Conv => ((o * self.inputs + i) * k + ky) * k + kx,
+                        Kind::Transposed => ((i * self.outputs + o) * k + ky) * k + kx,
+                    };
+                    let wv = self.weights[wi];
+                    if wv == 0 {
+                        continue;
+                    }
+                    match self.kind {
+                        // out[oy][ox] += in[oy·s + ky − p][ox·s + kx − p]
+                        Kind::Conv => {
+                            let xs = valid(ow, s, kx as isize - p, w);
+                            if xs.is_empty() {
+                                continue;
+                            }
+                            let first = (xs.start * s) as isize + kx as isize - p;
+                            for oy in valid(oh, s, ky as isize - p, h) {
+                                let iy = (oy * s) as isize + ky as isize - p;
+                                let row = &input[iy as usize * w + first as usize..];
+                                let out = &mut acc[oy * ow..][xs.clone()];
+                                if s == 1 {
+                                    for (o, &v) in out.iter_mut().zip(row) {
+                                        *o += v as i64 * wv;
+                                    }
+                                } else {
+                                    for (o, &v) in out.iter_mut().zip(row.iter().step_by(s)) {
+                                        *o += v as i64 * wv;
+                                    }
+                                }
+                            }
+                        }
+                        // out[iy·s + ky − p][ix·s + kx − p] += in[iy][ix]
+                        Kind::Transposed => {
+                            // Inputs whose output lands inside the picture.
+                            let xs = valid(w, s, kx as isize - p, ow);
+                            if xs.is_empty() {
+                                continue;
+                            }
+                            let first = (xs.start * s) as isize + kx as isize - p;
+                            for iy in valid(h, s, ky as isize - p, oh) {
+                                let oy = (iy * s) as isize + ky as isize - p;
+                                let row = &input[iy * w..][xs.clone()];
+                                let out = &mut acc[oy as usize * ow + first as usize..];
+                                for (o, &v) in out.iter_mut().step_by(s).zip(row) {
+                                    *o += v as i64 * wv;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let half = 1i64 << (WEIGHT_BITS - 1);
+        acc.into_iter()
+            .map(|a| ((a + half) >> WEIGHT_BITS).clamp(0, MAX_ACTIVATION) as i32)
+            .collect()
+    }
+}
+
+/// Positions `o < n` for which `o·s + offset` lies in `0..len`: the outputs that read inside
+/// the input (convolutions), or the inputs that land inside the output (transposed ones).
+fn valid(n: usize, s: usize, offset: isize, len: usize) -> std::ops::Range<usize> {
+    let s = s as isize;
+    // smallest o with o·s + offset ≥ 0, largest with o·s + offset ≤ len − 1
+    let lo = if offset >= 0 {
+        0
+    } else {
+        (-offset + s - 1) / s
+    };
+    let hi = (len as isize - 1 - offset).div_euclid(s) + 1;
+    lo.max(0) as usize..(hi.max(0) as usize).min(n)
+}
+
+/// A chain of layers, each followed by ReLU.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Network {
+    layers: Vec<Layer>,
+}
+
+impl Network {
+    pub fn new(layers: Vec<Layer>) -> Result<Network, HyperError> {
+        if layers.is_empty() || layers.windows(2).any(|w| w[0].outputs != w[1].inputs) {
+            return Err(HyperError::Invalid("layers do not chain".into()));
+        }
+        Ok(Network { layers })
+    }
+
+    pub fn outputs(&self) -> usize {
+        self.layers.last().expect("at least one layer").outputs
+    }
+
+    /// Runs the network on integer side latents `[channels][height][width]`; the outputs have
+    /// `ACTIVATION_BITS` fraction bits.
+    pub fn run(&self, z: &[i32], height: usize, width: usize) -> Result<Planes, HyperError> {
+        let channels = self.layers[0].inputs;
+        if z.len() != channels * height * width {
+            return Err(HyperError::Invalid(format!(
+                "{} side latents for {channels}×{height}×{width}",
+                z.len()
+            )));
+        }
+        let mut x = Planes {
+            channels,
+            height,
+            width,
+            data: z
+                .iter()
+                .map(|&v| v.clamp(-MAX_INPUT, MAX_INPUT) << ACTIVATION_BITS)
+                .collect(),
+        };
+        for layer in &self.layers {
+            x = layer.forward(&x)?;
+        }
+        Ok(x)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Straightforward floating-point reference of one layer, with ReLU.
+    fn reference(l: &Layer, w: &[f32], b: &[f32], x: &[f64], h: usize, wd: usize) -> Vec<f64> {
+        let (oh, ow) = (l.output_size(h).unwrap(), l.output_size(wd).unwrap());
+        let (k, s, p) = (l.kernel, l.stride as isize, l.padding as isize);
+        let mut out: Vec<f64> = (0..l.outputs * oh * ow)
+            .map(|j| b[j / (oh * ow)] as f64)
+            .collect();
+        for o in 0..l.outputs {
+            for i in 0..l.inputs {
+                for ky in 0..k {
+                    for kx in 0..k {
+                        for a in 0..h as isize {
+                            for c in 0..wd as isize {
+                                let (oy, ox, iy, ix, wv);
+                                match l.kind {
+                                    Kind::Conv => {
+                                        (iy, ix) = (a, c);
+                                        // iy = oy·s + ky − p
+                                        let ny = iy + p - ky as isize;
+                                        let nx = ix + p - kx as isize;
+                                        if ny % s != 0 || nx % s != 0 {
+                                            continue;
+                                        }
+                                        (oy, ox) = (ny / s, nx / s);
+                                        wv = w[((o * l.inputs + i) * k + ky) * k + kx];
+                                    }
+                                    Kind::Transposed => {
+                                        (iy, ix) = (a, c);
+                                        oy = iy * s + ky as isize - p;
+                                        ox = ix * s + kx as isize - p;
+                                        wv = w[((i * l.outputs + o) * k + ky) * k + kx];
+                                    }
+                                }
+                                if oy < 0 || ox < 0 || oy >= oh as isize || ox >= ow as isize {
+                                    continue;
+                                }
+                                out[(o * oh + oy as usize) * ow + ox as usize] +=
+                                    x[(i * h + iy as usize) * wd + ix as usize] * wv as f64;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        out.into_iter().map(|v| v.max(0.0)).collect()
+    }
+
+    fn pseudo_random(n: usize, seed: u32, scale: f32) -> Vec<f32> {
+        (0..n as u32)
+            .map(|i| {
+                let v = (i ^ seed).wrapping_mul(2_654_435_761) >> 8;
+                (v as f32 / (1 << 24) as f32 - 0.5) * scale
+            })
+            .collect()
+    }
+
+    #[test]
+    fn integer_layers_follow_the_real_valued_ones() {
+        for (kind, k, s, p, op) in [
+            (Kind::Conv, 3, 1, 1, 0),
+            (Kind::Conv, 5, 2, 2, 0),
+            (Kind::Transposed, 5, 2, 2, 1),
+        ] {
+            let (ci, co, h, w) = (3, 4, 5, 7);
+            let wf = pseudo_random(ci * co * k * k, 7, 0.8);
+            let bf = pseudo_random(co, 3, 2.0);
+            let l = Layer::from_float(kind, ci, co, k, s, p, op, &wf, &bf).unwrap();
+            let z: Vec<i32> = (0..ci * h * w).map(|i| (i as i32 * 7 % 9) - 4).collect();
+            let net = Network::new(vec![l.clone()]).unwrap();
+            let got = net.run(&z, h, w).unwrap();
+            let x: Vec<f64> = z.iter().map(|&v| v as f64).collect();
+            let want = reference(&l, &wf, &bf, &x, h, w);
+            assert_eq!(got.data.len(), want.len(), "{kind:?}");
+            let one = (1 << ACTIVATION_BITS) as f64;
+            for (g, r) in got.data.iter().zip(&want) {
+                assert!((*g as f64 / one - r).abs() < 2e-3, "{kind:?}: {g} vs {r}");
+            }
+            if kind == Kind::Transposed {
+                assert_eq!((got.height, got.width), (2 * h, 2 * w));
+            }
+        }
+    }
+
+    #[test]
+    fn hostile_inputs_are_errors_or_clamped_never_overflow() {
+        let k = 5;
+        let wf = vec![255.0f32; 2 * 2 * k * k];
+        let l = Layer::from_float(Kind::Transposed, 2, 2, k, 2, 2, 1, &wf, &[1e9, -1e9]).unwrap();
+        let net = Network::new(vec![l.clone(), l]).unwrap();
+        let out = net
+            .run(&[i32::MAX, i32::MIN, 5, -5, 0, 1, 2, 3], 2, 2)
+            .unwrap();
+        assert!(
+            out.data
+                .iter()
+                .all(|&v| (0..=MAX_ACTIVATION as i32).contains(&v))
+        );
+        assert!(net.run(&[1, 2, 3], 2, 2).is_err());
+        assert!(Layer::from_float(Kind::Conv, 1, 1, 1, 1, 0, 0, &[f32::NAN], &[0.0]).is_err());
+        assert!(Layer::from_float(Kind::Conv, 1, 1, 1, 1, 0, 0, &[1e9], &[0.0]).is_err());
+    }
+}

@@ -1,0 +1,106 @@
+//! Gain units: one network for every rate (Cui et al. 2021, "Asymmetric gained deep image
+//! compression with continuous rate adaptation").
+//!
+//! A rate level l scales each latent channel by a learned gain before rounding (a finer or
+//! coarser quantizer per channel) and by a learned inverse gain before synthesis. Training
+//! draws a level, with its own λ, for every image; between levels the gains are interpolated
+//! geometrically, which gives a continuous quality scale from one model.
+
+use burn::module::{Module, Param};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+
+#[derive(Module, Debug)]
+pub struct Gains {
+    /// `[levels, channels]`, natural logarithms (so gains stay positive and interpolation is
+    /// linear).
+    log_gain: Param<Tensor<2>>,
+    log_inverse: Param<Tensor<2>>,
+}
+
+impl Gains {
+    /// Starts level l at gain √(λ_l / λ_ref) (and its inverse) on every channel: the
+    /// quantizer step that high-rate theory gives for λ_l if the transforms were trained at
+    /// `reference`.
+    pub fn new(lambdas: &[f64], reference: f64, channels: usize, device: &Device) -> Self {
+        let levels = lambdas.len();
+        let log: Vec<f32> = lambdas
+            .iter()
+            .flat_map(|&l| std::iter::repeat_n((0.5 * (l / reference).ln()) as f32, channels))
+            .collect();
+        let t = Tensor::<2>::from_data(TensorData::new(log, [levels, channels]), device);
+        Gains {
+            log_gain: Param::from_tensor(t.clone()),
+            log_inverse: Param::from_tensor(t.neg()),
+        }
+    }
+
+    pub fn levels(&self) -> usize {
+        self.log_gain.dims()[0]
+    }
+
+    /// Gains and inverse gains for one level per image, `[batch, channels, 1, 1]` each.
+    pub fn for_levels(&self, levels: &[usize]) -> (Tensor<4>, Tensor<4>) {
+        let device = self.log_gain.device();
+        let idx = Tensor::<1, Int>::from_data(
+            TensorData::new(
+                levels.iter().map(|&l| l as i64).collect::<Vec<_>>(),
+                [levels.len()],
+            ),
+            &device,
+        );
+        let pick = |p: &Param<Tensor<2>>| {
+            let [_, c] = p.dims();
+            p.val()
+                .select(0, idx.clone())
+                .exp()
+                .reshape([levels.len(), c, 1, 1])
+        };
+        (pick(&self.log_gain), pick(&self.log_inverse))
+    }
+
+    /// Gains and inverse gains at a real-valued quality q in 1..=levels (level ⌊q⌋ − 1 and the
+    /// next, interpolated geometrically), as host vectors.
+    pub fn at_quality(&self, quality: f64) -> (Vec<f32>, Vec<f32>) {
+        let top = self.levels() - 1;
+        let q = (quality - 1.0).clamp(0.0, top as f64);
+        let lo = (q.floor() as usize).min(top.saturating_sub(1));
+        let t = q - lo as f64;
+        let at = |p: &Param<Tensor<2>>| -> Vec<f32> {
+            let v: Vec<f32> = p
+                .val()
+                .into_data()
+                .try_into_vec::<f32>()
+                .expect("f32 gains");
+            let c = v.len() / (top + 1);
+            let hi = (lo + 1).min(top);
+            (0..c)
+                .map(|ch| {
+                    let (a, b) = (v[lo * c + ch] as f64, v[hi * c + ch] as f64);
+                    ((1.0 - t) * a + t * b).exp() as f32
+                })
+                .collect()
+        };
+        (at(&self.log_gain), at(&self.log_inverse))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn levels_and_qualities_agree() {
+        let device = Device::flex();
+        let g = Gains::new(&[0.001, 0.004, 0.016], 0.004, 2, &device);
+        let (gain, inv) = g.for_levels(&[0, 2]);
+        let gain: Vec<f32> = gain.into_data().try_into_vec::<f32>().unwrap();
+        let inv: Vec<f32> = inv.into_data().try_into_vec::<f32>().unwrap();
+        assert!((gain[0] - 0.5).abs() < 1e-6 && (gain[3] - 2.0).abs() < 1e-6);
+        assert!((inv[0] - 2.0).abs() < 1e-5);
+        let (g1, _) = g.at_quality(1.0);
+        let (g15, _) = g.at_quality(1.5);
+        let (g3, _) = g.at_quality(3.0);
+        assert!((g1[0] - 0.5).abs() < 1e-6 && (g3[1] - 2.0).abs() < 1e-6);
+        assert!((g15[0] - 0.5f32.sqrt()).abs() < 1e-6);
+    }
+}

@@ -1,0 +1,205 @@
+//! The scale hyperprior (Ballé, Minnen, Singh, Hwang, Johnston 2018).
+//!
+//! The latents of a photograph are far from independent: their spread varies from flat sky to
+//! foliage. The hyper-analysis summarizes the magnitudes |y| into side latents z, 4× smaller
+//! per side (one per 64×64 pixels), which are quantized and sent with a factorized prior; the
+//! hyper-synthesis predicts from ẑ a scale σ for every latent, and each latent is coded with a
+//! discretized Gaussian of that scale. Here the scale is snapped to one of
+//! [`nic_entropy::SCALE_COUNT`] log-spaced tables, and the decoder's path (ẑ → σ → table) runs in
+//! integer arithmetic ([`nic_hyper`]) so that every machine picks the same tables.
+
+use burn::module::Module;
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
+use burn::tensor::activation::relu;
+use burn::tensor::{Device, Tensor};
+use nic_hyper::{Kind, Layer, Network};
+
+use crate::gdn::lower_bound;
+use crate::prior::LIKELIHOOD_BOUND;
+use crate::{Architecture, FactorizedPrior};
+
+#[derive(Module, Debug)]
+pub struct Hyperprior {
+    /// |y| → z: 3×3 stride 1, then two 5×5 stride 2, ReLU between.
+    analysis: Vec<Conv2d>,
+    /// ẑ → σ: two 5×5 stride-2 transposed convolutions, then a 3×3 convolution, ReLU after each.
+    upsample: Vec<ConvTranspose2d>,
+    output: Conv2d,
+    /// The factorized prior of z.
+    pub prior: FactorizedPrior,
+}
+
+fn conv(i: usize, o: usize, k: usize, s: usize, device: &Device) -> Conv2d {
+    let p = k / 2;
+    Conv2dConfig::new([i, o], [k, k])
+        .with_stride([s, s])
+        .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
+        .init(device)
+}
+
+fn deconv(i: usize, o: usize, device: &Device) -> ConvTranspose2d {
+    ConvTranspose2dConfig::new([i, o], [5, 5])
+        .with_stride([2, 2])
+        .with_padding([2, 2])
+        .with_padding_out([1, 1])
+        .init(device)
+}
+
+impl Hyperprior {
+    pub fn new(arch: &Architecture, device: &Device) -> Self {
+        let (m, h) = (arch.latent_channels, arch.hyper_channels);
+        Hyperprior {
+            analysis: vec![
+                conv(m, h, 3, 1, device),
+                conv(h, h, 5, 2, device),
+                conv(h, h, 5, 2, device),
+            ],
+            upsample: vec![deconv(h, h, device), deconv(h, h, device)],
+            output: conv(h, m, 3, 1, device),
+            prior: FactorizedPrior::new(h, device),
+        }
+    }
+
+    /// Latents (height and width multiples of [`Architecture::HYPER_STRIDE`]) → side latents.
+    pub fn analyze(&self, y: Tensor<4>) -> Tensor<4> {
+        let mut x = y.abs();
+        for (i, c) in self.analysis.iter().enumerate() {
+            x = c.forward(x);
+            if i + 1 < self.analysis.len() {
+                x = relu(x);
+            }
+        }
+        x
+    }
+
+    /// Side latents → predicted scales, in floating point (training, and the ideal rate).
+    pub fn scales(&self, z: Tensor<4>) -> Tensor<4> {
+        let mut x = z;
+        for d in &self.upsample {
+            x = relu(d.forward(x));
+        }
+        relu(self.output.forward(x))
+    }
+
+    /// The same network in fixed point, for the codec (see [`nic_hyper`]).
+    pub fn integer_synthesis(&self) -> Result<Network, nic_hyper::HyperError> {
+        let floats = |t: Tensor<4>| -> Vec<f32> {
+            t.into_data().try_into_vec::<f32>().expect("f32 weights")
+        };
+        let bias = |b: &Option<burn::module::Param<Tensor<1>>>| -> Vec<f32> {
+            b.as_ref()
+                .map(|b| b.val().into_data().try_into_vec::<f32>().expect("f32 bias"))
+                .expect("layers have biases")
+        };
+        let mut layers = Vec::new();
+        for d in &self.upsample {
+            let [i, o, k, _] = d.weight.dims();
+            layers.push(Layer::from_float(
+                Kind::Transposed,
+                i,
+                o,
+                k,
+                2,
+                2,
+                1,
+                &floats(d.weight.val()),
+                &bias(&d.bias),
+            )?);
+        }
+        let [o, i, k, _] = self.output.weight.dims();
+        layers.push(Layer::from_float(
+            Kind::Conv,
+            i,
+            o,
+            k,
+            1,
+            k / 2,
+            0,
+            &floats(self.output.weight.val()),
+            &bias(&self.output.bias),
+        )?);
+        Network::new(layers)
+    }
+}
+
+/// Likelihood of each latent under a zero-mean Gaussian of the given scale convolved with a
+/// unit box (exact for rounded latents, the training density for noisy ones). Computed on the
+/// negative side, where the cumulative function keeps its precision.
+pub fn gaussian_likelihood(y: Tensor<4>, scales: Tensor<4>) -> Tensor<4> {
+    let s = lower_bound(scales, nic_entropy::SCALE_MIN);
+    let v = y.abs();
+    let upper = std_normal_cdf((v.clone().neg().add_scalar(0.5)) / s.clone());
+    let lower = std_normal_cdf((v.neg().sub_scalar(0.5)) / s);
+    lower_bound(upper - lower, LIKELIHOOD_BOUND)
+}
+
+fn std_normal_cdf(x: Tensor<4>) -> Tensor<4> {
+    x.mul_scalar(std::f64::consts::FRAC_1_SQRT_2)
+        .erf()
+        .add_scalar(1.0)
+        .mul_scalar(0.5)
+}
+
+/// Pads `[b, c, h, w]` with zeros at the bottom and right to multiples of `m`.
+pub fn pad_to_multiple(x: Tensor<4>, m: usize) -> Tensor<4> {
+    let [b, c, h, w] = x.dims();
+    let (ph, pw) = (h.next_multiple_of(m), w.next_multiple_of(m));
+    if (ph, pw) == (h, w) {
+        return x;
+    }
+    let device = x.device();
+    Tensor::<4>::zeros([b, c, ph, pw], &device).slice_assign([0..b, 0..c, 0..h, 0..w], x)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::Distribution;
+
+    #[test]
+    fn the_integer_network_predicts_the_float_scales() {
+        let device = Device::flex();
+        device.seed(11);
+        let hp = Hyperprior::new(&Architecture::TINY_HYPER, &device);
+        let z =
+            Tensor::<4>::random([1, 8, 3, 2], Distribution::Uniform(-6.0, 6.0), &device).round();
+        let want: Vec<f32> = hp
+            .scales(z.clone())
+            .into_data()
+            .try_into_vec::<f32>()
+            .unwrap();
+        let zi: Vec<i32> = z
+            .into_data()
+            .try_into_vec::<f32>()
+            .unwrap()
+            .iter()
+            .map(|&v| v as i32)
+            .collect();
+        let got = hp.integer_synthesis().unwrap().run(&zi, 3, 2).unwrap();
+        assert_eq!((got.channels, got.height, got.width), (8, 12, 8));
+        let one = (1 << nic_hyper::ACTIVATION_BITS) as f32;
+        assert!(
+            want.iter().any(|&v| v > 0.1),
+            "all scales zero tests nothing"
+        );
+        for (g, w) in got.data.iter().zip(&want) {
+            assert!((*g as f32 / one - w).abs() < 3e-3, "{g} vs {w}");
+        }
+    }
+
+    #[test]
+    fn gaussian_probabilities_sum_to_one() {
+        let device = Device::flex();
+        let v = Tensor::<1>::from_floats(
+            (-60..=60).map(|k| k as f32).collect::<Vec<_>>().as_slice(),
+            &device,
+        )
+        .reshape([1, 1, 1, 121]);
+        for s in [0.2, 1.0, 7.0] {
+            let p = gaussian_likelihood(v.clone(), Tensor::full([1, 1, 1, 121], s, &device));
+            let sum: f32 = p.sum().into_scalar();
+            assert!((sum - 1.0).abs() < 1e-3, "σ {s}: {sum}");
+        }
+    }
+}

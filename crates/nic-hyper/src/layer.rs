@@ -37,17 +37,23 @@ pub struct Planes {
     pub data: Vec<i32>,
 }
 
-/// One layer: a convolution (or a transposed one) with square kernels, then ReLU.
+/// The geometry of a layer: a convolution (or a transposed one) with square kernels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shape {
+    pub kind: Kind,
+    pub inputs: usize,
+    pub outputs: usize,
+    pub kernel: usize,
+    pub stride: usize,
+    pub padding: usize,
+    /// Transposed convolutions only: extra rows and columns at the bottom and right.
+    pub out_padding: usize,
+}
+
+/// One layer, then ReLU.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Layer {
-    kind: Kind,
-    inputs: usize,
-    outputs: usize,
-    kernel: usize,
-    stride: usize,
-    padding: usize,
-    /// Transposed convolutions only: extra rows and columns at the bottom and right.
-    out_padding: usize,
+    shape: Shape,
     /// `WEIGHT_BITS` fraction bits, in the layout of `kind`.
     weights: Vec<i64>,
     /// `ACTIVATION_BITS + WEIGHT_BITS` fraction bits.
@@ -56,18 +62,15 @@ pub struct Layer {
 
 impl Layer {
     /// Rounds trained weights to fixed point. `weights` and `bias` are in burn's layouts.
-    #[allow(clippy::too_many_arguments)]
-    pub fn from_float(
-        kind: Kind,
-        inputs: usize,
-        outputs: usize,
-        kernel: usize,
-        stride: usize,
-        padding: usize,
-        out_padding: usize,
-        weights: &[f32],
-        bias: &[f32],
-    ) -> Result<Layer, HyperError> {
+    pub fn from_float(shape: Shape, weights: &[f32], bias: &[f32]) -> Result<Layer, HyperError> {
+        let Shape {
+            inputs,
+            outputs,
+            kernel,
+            stride,
+            padding,
+            ..
+        } = shape;
         let bad = |m: String| Err(HyperError::Invalid(m));
         if inputs == 0 || outputs == 0 || kernel == 0 || stride == 0 || padding >= kernel {
             return bad(format!(
@@ -98,43 +101,42 @@ impl Layer {
             return bad("weights out of the fixed-point range".into());
         };
         Ok(Layer {
-            kind,
-            inputs,
-            outputs,
-            kernel,
-            stride,
-            padding,
-            out_padding,
+            shape,
             weights,
             bias,
         })
     }
 
     fn output_size(&self, n: usize) -> Option<usize> {
-        let (k, s, p) = (self.kernel, self.stride, self.padding);
-        match self.kind {
+        let Shape {
+            kernel: k,
+            stride: s,
+            padding: p,
+            ..
+        } = self.shape;
+        match self.shape.kind {
             Kind::Conv => (n + 2 * p).checked_sub(k).map(|v| v / s + 1),
-            Kind::Transposed => ((n - 1) * s + k + self.out_padding).checked_sub(2 * p),
+            Kind::Transposed => ((n - 1) * s + k + self.shape.out_padding).checked_sub(2 * p),
         }
     }
 
     fn forward(&self, x: &Planes) -> Result<Planes, HyperError> {
-        if x.channels != self.inputs || x.height == 0 || x.width == 0 {
+        if x.channels != self.shape.inputs || x.height == 0 || x.width == 0 {
             return Err(HyperError::Invalid(format!(
                 "{} input channels for a layer of {}",
-                x.channels, self.inputs
+                x.channels, self.shape.inputs
             )));
         }
         let (oh, ow) = match (self.output_size(x.height), self.output_size(x.width)) {
             (Some(h), Some(w)) if h > 0 && w > 0 => (h, w),
             _ => return Err(HyperError::Invalid("input too small".into())),
         };
-        let planes: Vec<Vec<i32>> = (0..self.outputs)
+        let planes: Vec<Vec<i32>> = (0..self.shape.outputs)
             .into_par_iter()
             .map(|o| self.output_plane(x, o, oh, ow))
             .collect();
         Ok(Planes {
-            channels: self.outputs,
+            channels: self.shape.outputs,
             height: oh,
             width: ow,
             data: planes.concat(),
@@ -143,22 +145,30 @@ impl Layer {
 
     /// Output channel `o`: the exact integer sum, rescaled (rounding half up), through ReLU.
     fn output_plane(&self, x: &Planes, o: usize, oh: usize, ow: usize) -> Vec<i32> {
-        let (k, s, p) = (self.kernel, self.stride, self.padding as isize);
+        let Shape {
+            kind,
+            inputs,
+            outputs,
+            kernel: k,
+            stride: s,
+            ..
+        } = self.shape;
+        let p = self.shape.padding as isize;
         let (h, w) = (x.height, x.width);
         let mut acc = vec![self.bias[o]; oh * ow];
-        for i in 0..self.inputs {
+        for i in 0..inputs {
             let input = &x.data[i * h * w..][..h * w];
             for ky in 0..k {
                 for kx in 0..k {
-                    let wi = match self.kind {
-                        Kind::Conv => ((o * self.inputs + i) * k + ky) * k + kx,
-                        Kind::Transposed => ((i * self.outputs + o) * k + ky) * k + kx,
+                    let wi = match kind {
+                        Kind::Conv => ((o * inputs + i) * k + ky) * k + kx,
+                        Kind::Transposed => ((i * outputs + o) * k + ky) * k + kx,
                     };
                     let wv = self.weights[wi];
                     if wv == 0 {
                         continue;
                     }
-                    match self.kind {
+                    match kind {
                         // out[oy][ox] += in[oy·s + ky − p][ox·s + kx − p]
                         Kind::Conv => {
                             let xs = valid(ow, s, kx as isize - p, w);
@@ -231,20 +241,28 @@ pub struct Network {
 
 impl Network {
     pub fn new(layers: Vec<Layer>) -> Result<Network, HyperError> {
-        if layers.is_empty() || layers.windows(2).any(|w| w[0].outputs != w[1].inputs) {
+        if layers.is_empty()
+            || layers
+                .windows(2)
+                .any(|w| w[0].shape.outputs != w[1].shape.inputs)
+        {
             return Err(HyperError::Invalid("layers do not chain".into()));
         }
         Ok(Network { layers })
     }
 
     pub fn outputs(&self) -> usize {
-        self.layers.last().expect("at least one layer").outputs
+        self.layers
+            .last()
+            .expect("at least one layer")
+            .shape
+            .outputs
     }
 
     /// Runs the network on integer side latents `[channels][height][width]`; the outputs have
     /// `ACTIVATION_BITS` fraction bits.
     pub fn run(&self, z: &[i32], height: usize, width: usize) -> Result<Planes, HyperError> {
-        let channels = self.layers[0].inputs;
+        let channels = self.layers[0].shape.inputs;
         if z.len() != channels * height * width {
             return Err(HyperError::Invalid(format!(
                 "{} side latents for {channels}×{height}×{width}",
@@ -274,18 +292,19 @@ mod tests {
     /// Straightforward floating-point reference of one layer, with ReLU.
     fn reference(l: &Layer, w: &[f32], b: &[f32], x: &[f64], h: usize, wd: usize) -> Vec<f64> {
         let (oh, ow) = (l.output_size(h).unwrap(), l.output_size(wd).unwrap());
-        let (k, s, p) = (l.kernel, l.stride as isize, l.padding as isize);
-        let mut out: Vec<f64> = (0..l.outputs * oh * ow)
+        let sh = l.shape;
+        let (k, s, p) = (sh.kernel, sh.stride as isize, sh.padding as isize);
+        let mut out: Vec<f64> = (0..sh.outputs * oh * ow)
             .map(|j| b[j / (oh * ow)] as f64)
             .collect();
-        for o in 0..l.outputs {
-            for i in 0..l.inputs {
+        for o in 0..sh.outputs {
+            for i in 0..sh.inputs {
                 for ky in 0..k {
                     for kx in 0..k {
                         for a in 0..h as isize {
                             for c in 0..wd as isize {
                                 let (oy, ox, iy, ix, wv);
-                                match l.kind {
+                                match sh.kind {
                                     Kind::Conv => {
                                         (iy, ix) = (a, c);
                                         // iy = oy·s + ky − p
@@ -295,13 +314,13 @@ mod tests {
                                             continue;
                                         }
                                         (oy, ox) = (ny / s, nx / s);
-                                        wv = w[((o * l.inputs + i) * k + ky) * k + kx];
+                                        wv = w[((o * sh.inputs + i) * k + ky) * k + kx];
                                     }
                                     Kind::Transposed => {
                                         (iy, ix) = (a, c);
                                         oy = iy * s + ky as isize - p;
                                         ox = ix * s + kx as isize - p;
-                                        wv = w[((i * l.outputs + o) * k + ky) * k + kx];
+                                        wv = w[((i * sh.outputs + o) * k + ky) * k + kx];
                                     }
                                 }
                                 if oy < 0 || ox < 0 || oy >= oh as isize || ox >= ow as isize {
@@ -337,7 +356,16 @@ mod tests {
             let (ci, co, h, w) = (3, 4, 5, 7);
             let wf = pseudo_random(ci * co * k * k, 7, 0.8);
             let bf = pseudo_random(co, 3, 2.0);
-            let l = Layer::from_float(kind, ci, co, k, s, p, op, &wf, &bf).unwrap();
+            let shape = Shape {
+                kind,
+                inputs: ci,
+                outputs: co,
+                kernel: k,
+                stride: s,
+                padding: p,
+                out_padding: op,
+            };
+            let l = Layer::from_float(shape, &wf, &bf).unwrap();
             let z: Vec<i32> = (0..ci * h * w).map(|i| (i as i32 * 7 % 9) - 4).collect();
             let net = Network::new(vec![l.clone()]).unwrap();
             let got = net.run(&z, h, w).unwrap();
@@ -358,7 +386,17 @@ mod tests {
     fn hostile_inputs_are_errors_or_clamped_never_overflow() {
         let k = 5;
         let wf = vec![255.0f32; 2 * 2 * k * k];
-        let l = Layer::from_float(Kind::Transposed, 2, 2, k, 2, 2, 1, &wf, &[1e9, -1e9]).unwrap();
+        let shape = |kind, channels, kernel, stride, padding, out_padding| Shape {
+            kind,
+            inputs: channels,
+            outputs: channels,
+            kernel,
+            stride,
+            padding,
+            out_padding,
+        };
+        let big = shape(Kind::Transposed, 2, k, 2, 2, 1);
+        let l = Layer::from_float(big, &wf, &[1e9, -1e9]).unwrap();
         let net = Network::new(vec![l.clone(), l]).unwrap();
         let out = net
             .run(&[i32::MAX, i32::MIN, 5, -5, 0, 1, 2, 3], 2, 2)
@@ -369,7 +407,8 @@ mod tests {
                 .all(|&v| (0..=MAX_ACTIVATION as i32).contains(&v))
         );
         assert!(net.run(&[1, 2, 3], 2, 2).is_err());
-        assert!(Layer::from_float(Kind::Conv, 1, 1, 1, 1, 0, 0, &[f32::NAN], &[0.0]).is_err());
-        assert!(Layer::from_float(Kind::Conv, 1, 1, 1, 1, 0, 0, &[1e9], &[0.0]).is_err());
+        let one = shape(Kind::Conv, 1, 1, 1, 0, 0);
+        assert!(Layer::from_float(one, &[f32::NAN], &[0.0]).is_err());
+        assert!(Layer::from_float(one, &[1e9], &[0.0]).is_err());
     }
 }

@@ -14,7 +14,7 @@
 mod layer;
 mod scales;
 
-pub use layer::{HyperError, Kind, Layer, Network, Planes};
+pub use layer::{HyperError, Kind, Layer, Network, Planes, Shape};
 pub use scales::ScaleIndex;
 
 /// Fraction bits of activations (and of the predicted scales): 1/1024.

@@ -13,7 +13,7 @@ use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
-use nic_hyper::{Kind, Layer, Network};
+use nic_hyper::{Kind, Layer, Network, Shape};
 
 use crate::gdn::lower_bound;
 use crate::prior::LIKELIHOOD_BOUND;
@@ -94,29 +94,36 @@ impl Hyperprior {
         };
         let mut layers = Vec::new();
         for d in &self.upsample {
-            let [i, o, k, _] = d.weight.dims();
+            let [inputs, outputs, kernel, _] = d.weight.dims();
+            let shape = Shape {
+                kind: Kind::Transposed,
+                inputs,
+                outputs,
+                kernel,
+                stride: 2,
+                padding: 2,
+                out_padding: 1,
+            };
             layers.push(Layer::from_float(
-                Kind::Transposed,
-                i,
-                o,
-                k,
-                2,
-                2,
-                1,
+                shape,
                 &floats(d.weight.val()),
                 &bias(&d.bias),
             )?);
         }
-        let [o, i, k, _] = self.output.weight.dims();
+        let [outputs, inputs, kernel, _] = self.output.weight.dims();
+        let shape = Shape {
+            kind: Kind::Conv,
+            inputs,
+            outputs,
+            kernel,
+            stride: 1,
+            padding: kernel / 2,
+            out_padding: 0,
+        };
+        let weights = floats(self.output.weight.val());
         layers.push(Layer::from_float(
-            Kind::Conv,
-            i,
-            o,
-            k,
-            1,
-            k / 2,
-            0,
-            &floats(self.output.weight.val()),
+            shape,
+            &weights,
             &bias(&self.output.bias),
         )?);
         Network::new(layers)

@@ -218,16 +218,9 @@ pub fn train(opts: &TrainOptions, device: &Device) -> Result<TrainSummary, Train
         // Checkpoint before the update: these weights have just given a finite loss, so a
         // run that diverges later resumes from weights known to be good (an update can
         // leave finite but ruinous weights that only the next loss shows).
+        let elapsed = elapsed_before + session;
         if step > first_step && last_checkpoint.elapsed().as_secs_f64() >= opts.checkpoint_seconds {
-            model_id = save(
-                &model,
-                &mut optim,
-                step,
-                elapsed_before + session,
-                &key,
-                opts,
-                ips,
-            )?;
+            model_id = save(&model, &mut optim, step, elapsed, &key, opts, ips)?;
             last_checkpoint = Instant::now();
         }
         model = update(model, &mut optim, out.loss, lr);
@@ -251,22 +244,15 @@ pub fn train(opts: &TrainOptions, device: &Device) -> Result<TrainSummary, Train
                 mse: m,
                 psnr: psnr(m),
                 lr,
-                elapsed: elapsed_before + session,
+                elapsed,
                 images_per_s: ips,
             })
             .map_err(io)?;
         }
         if step % opts.val_every == 0 || step == stop {
             last_val = validate(&model);
-            log.append(&val_row(
-                step,
-                epoch,
-                last_val,
-                lr,
-                elapsed_before + session,
-                ips,
-            ))
-            .map_err(io)?;
+            log.append(&val_row(step, epoch, last_val, lr, elapsed, ips))
+                .map_err(io)?;
             pb.println(format!(
                 "step {step} (epoch {epoch:.2}) validation: loss {:.4} bpp {:.4} PSNR {:.2} dB",
                 last_val.loss, last_val.bpp, last_val.psnr
@@ -281,15 +267,7 @@ pub fn train(opts: &TrainOptions, device: &Device) -> Result<TrainSummary, Train
                     loss: last_val.loss,
                 });
             }
-            model_id = save(
-                &model,
-                &mut optim,
-                step,
-                elapsed_before + session,
-                &key,
-                opts,
-                ips,
-            )?;
+            model_id = save(&model, &mut optim, step, elapsed, &key, opts, ips)?;
         }
     }
     pb.finish();

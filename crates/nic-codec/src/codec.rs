@@ -112,14 +112,24 @@ impl Codec {
     pub fn new(model: SavedModel, device: Device) -> Result<Codec, CodecError> {
         let info = &model.info;
         let entropy = match (&info.scale_tables, &model.compressor.hyper) {
-            (Some(scales), Some(hp)) => Entropy::Hyper {
-                side: LatentCoder::new(&info.tables)?,
-                latents: LatentCoder::new(&scales.tables)?,
-                synthesis: hp
+            (Some(scales), Some(hp)) => {
+                let synthesis = hp
                     .integer_synthesis()
-                    .map_err(|e| CodecError::Model(e.to_string()))?,
-                index: scales.index().map_err(CodecError::Model)?,
-            },
+                    .map_err(|e| CodecError::Model(e.to_string()))?;
+                if synthesis.outputs() != info.architecture.latent_channels {
+                    return Err(CodecError::Model(format!(
+                        "the hyper-synthesis predicts {} scales per position for {} latent channels",
+                        synthesis.outputs(),
+                        info.architecture.latent_channels
+                    )));
+                }
+                Entropy::Hyper {
+                    side: LatentCoder::new(&info.tables)?,
+                    latents: LatentCoder::new(&scales.tables)?,
+                    synthesis,
+                    index: scales.index().map_err(CodecError::Model)?,
+                }
+            }
             (None, None) => Entropy::Factorized(LatentCoder::new(&info.tables)?),
             _ => return Err(CodecError::Model("hyperprior without tables".into())),
         };

@@ -113,29 +113,25 @@ pub fn encode_to_target(
             }
         }
     } else {
-        let mut best: Option<Trial> = None;
-        let mut fallback: Option<Trial> = None;
-        for q in set.qualities() {
-            let c = set
-                .load(q as f64, &codec.device())?
-                .with_max_pixels(codec.max_pixels());
-            let t = trial(&c, &c.analyze(img)?)?;
-            let better = match target {
-                Target::Bpp(_) => true, // ascending qualities: the last that fits
-                Target::Psnr(_) => best.is_none(),
-            };
-            if target.meets(&t) {
-                if better {
-                    best = Some(t);
-                }
-            } else if fallback.is_none() || matches!(target, Target::Psnr(_)) {
-                fallback = Some(t);
-            }
+        // Every model, lowest quality first.
+        let mut trials = set
+            .qualities()
+            .into_iter()
+            .map(|q| {
+                let c = set
+                    .load(q as f64, &codec.device())?
+                    .with_max_pixels(codec.max_pixels());
+                trial(&c, &c.analyze(img)?)
+            })
+            .collect::<Result<Vec<_>, CodecError>>()?;
+        // A rate target takes the highest quality that fits, else the lowest; a PSNR target
+        // the lowest that reaches it, else the highest.
+        if matches!(target, Target::Bpp(_)) {
+            trials.reverse();
         }
-        match (best, fallback) {
-            (Some(t), _) => (t, true),
-            (None, Some(t)) => (t, false),
-            (None, None) => unreachable!("a model set has at least one model"),
+        match trials.iter().position(|t| target.meets(t)) {
+            Some(i) => (trials.swap_remove(i), true),
+            None => (trials.pop().expect("a model set has a model"), false),
         }
     };
     Ok(Targeted {

@@ -80,7 +80,7 @@ impl LatentCoder {
     /// Encodes `values` (`channels × plane` integers, table `c` for channel `c`) into bytes.
     pub fn encode(&self, values: &[i32], plane: usize) -> Result<Vec<u8>, CodingError> {
         self.check_shape(values.len(), plane)?;
-        Ok(self.encode_with(values, |i| i / plane))
+        Ok(self.encode_with(values, self.by_channel(plane)))
     }
 
     /// Decodes `channels × plane` integers. Corrupt input gives an error or wrong values, never
@@ -91,26 +91,26 @@ impl LatentCoder {
             .len()
             .checked_mul(plane)
             .ok_or(CodingError::Corrupt)?;
-        self.decode_with(bytes, total, |i| i / plane)
+        self.decode_with(bytes, total, self.by_channel(plane))
     }
 
     /// Information content in bits of `values` under these integer tables (escapes counted
     /// at their bypass length): what an ideal coder with the same tables would spend.
     pub fn information_bits(&self, values: &[i32], plane: usize) -> Result<f64, CodingError> {
         self.check_shape(values.len(), plane)?;
-        Ok(self.bits_with(values, |i| i / plane))
+        Ok(self.bits_with(values, self.by_channel(plane)))
     }
 
     /// Encodes `values[i]` with table `tables[i]` (a hyperprior's choice per latent).
     pub fn encode_indexed(&self, values: &[i32], tables: &[u8]) -> Result<Vec<u8>, CodingError> {
         self.check_indices(values.len(), tables)?;
-        Ok(self.encode_with(values, |i| tables[i] as usize))
+        Ok(self.encode_with(values, tables.iter().map(|&t| t as usize)))
     }
 
     /// Decodes one value per entry of `tables`, each with the table it names.
     pub fn decode_indexed(&self, bytes: &[u8], tables: &[u8]) -> Result<Vec<i32>, CodingError> {
         self.check_indices(tables.len(), tables)?;
-        self.decode_with(bytes, tables.len(), |i| tables[i] as usize)
+        self.decode_with(bytes, tables.len(), tables.iter().map(|&t| t as usize))
     }
 
     /// [`LatentCoder::information_bits`] with a table per value.
@@ -120,7 +120,7 @@ impl LatentCoder {
         tables: &[u8],
     ) -> Result<f64, CodingError> {
         self.check_indices(values.len(), tables)?;
-        Ok(self.bits_with(values, |i| tables[i] as usize))
+        Ok(self.bits_with(values, tables.iter().map(|&t| t as usize)))
     }
 
     fn check_indices(&self, got: usize, tables: &[u8]) -> Result<(), CodingError> {
@@ -137,10 +137,16 @@ impl LatentCoder {
         }
     }
 
-    fn encode_with(&self, values: &[i32], table: impl Fn(usize) -> usize) -> Vec<u8> {
+    /// The table of each value of a channel-major layout: `plane` values per channel.
+    fn by_channel(&self, plane: usize) -> impl Iterator<Item = usize> {
+        (0..self.channels.len()).flat_map(move |c| std::iter::repeat_n(c, plane))
+    }
+
+    /// `tables` yields the (checked) table of each value in turn.
+    fn encode_with(&self, values: &[i32], tables: impl Iterator<Item = usize>) -> Vec<u8> {
         let mut enc = DefaultRangeEncoder::new();
-        for (i, &v) in values.iter().enumerate() {
-            self.channels[table(i)].encode(&mut enc, v);
+        for (&v, t) in values.iter().zip(tables) {
+            self.channels[t].encode(&mut enc, v);
         }
         let words = enc
             .into_compressed()
@@ -152,24 +158,24 @@ impl LatentCoder {
         &self,
         bytes: &[u8],
         total: usize,
-        table: impl Fn(usize) -> usize,
+        tables: impl Iterator<Item = usize>,
     ) -> Result<Vec<i32>, CodingError> {
         let mut dec = DefaultRangeDecoder::from_compressed(bytes_to_words(bytes))
             .map_err(|_| CodingError::Corrupt)?;
         // The caller bounds `total` (from a checked header); garbage still must not reserve
         // more than a modest block before it has decoded anything.
         let mut out = Vec::with_capacity(total.min(1 << 20));
-        for i in 0..total {
-            out.push(self.channels[table(i)].decode(&mut dec)?);
+        for t in tables.take(total) {
+            out.push(self.channels[t].decode(&mut dec)?);
         }
         Ok(out)
     }
 
-    fn bits_with(&self, values: &[i32], table: impl Fn(usize) -> usize) -> f64 {
+    fn bits_with(&self, values: &[i32], tables: impl Iterator<Item = usize>) -> f64 {
         values
             .iter()
-            .enumerate()
-            .map(|(i, &v)| self.channels[table(i)].information_bits(v))
+            .zip(tables)
+            .map(|(&v, t)| self.channels[t].information_bits(v))
             .sum()
     }
 }

@@ -180,15 +180,7 @@ impl Layer {
                                 let iy = (oy * s) as isize + ky as isize - p;
                                 let row = &input[iy as usize * w + first as usize..];
                                 let out = &mut acc[oy * ow..][xs.clone()];
-                                if s == 1 {
-                                    for (o, &v) in out.iter_mut().zip(row) {
-                                        *o += v as i64 * wv;
-                                    }
-                                } else {
-                                    for (o, &v) in out.iter_mut().zip(row.iter().step_by(s)) {
-                                        *o += v as i64 * wv;
-                                    }
-                                }
+                                accumulate(out.iter_mut(), row.iter().step_by(s), wv);
                             }
                         }
                         // out[iy·s + ky − p][ix·s + kx − p] += in[iy][ix]
@@ -203,9 +195,7 @@ impl Layer {
                                 let oy = (iy * s) as isize + ky as isize - p;
                                 let row = &input[iy * w..][xs.clone()];
                                 let out = &mut acc[oy as usize * ow + first as usize..];
-                                for (o, &v) in out.iter_mut().step_by(s).zip(row) {
-                                    *o += v as i64 * wv;
-                                }
+                                accumulate(out.iter_mut().step_by(s), row.iter(), wv);
                             }
                         }
                     }
@@ -216,6 +206,18 @@ impl Layer {
         acc.into_iter()
             .map(|a| ((a + half) >> WEIGHT_BITS).clamp(0, MAX_ACTIVATION) as i32)
             .collect()
+    }
+}
+
+/// `out += w · input`, element by element (as far as the shorter goes).
+#[inline]
+fn accumulate<'a>(
+    out: impl Iterator<Item = &'a mut i64>,
+    input: impl Iterator<Item = &'a i32>,
+    w: i64,
+) {
+    for (o, &v) in out.zip(input) {
+        *o += v as i64 * w;
     }
 }
 

@@ -54,8 +54,9 @@ pub struct Shape {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Layer {
     shape: Shape,
-    /// `WEIGHT_BITS` fraction bits, in the layout of `kind`.
-    weights: Vec<i64>,
+    /// `WEIGHT_BITS` fraction bits, in the layout of `kind`. Stored as i32 (they are at most
+    /// 2^24) so that the products are i32 × i32 → i64, which vectorizes (`vpmuldq`).
+    weights: Vec<i32>,
     /// `ACTIVATION_BITS + WEIGHT_BITS` fraction bits.
     bias: Vec<i64>,
 }
@@ -89,9 +90,9 @@ impl Layer {
             let q = (v as f64 * (1u64 << bits) as f64).round();
             (q.is_finite() && q.abs() <= limit as f64).then_some(q as i64)
         };
-        let weights: Option<Vec<i64>> = weights
+        let weights: Option<Vec<i32>> = weights
             .iter()
-            .map(|&w| fixed(w, WEIGHT_BITS, MAX_WEIGHT))
+            .map(|&w| fixed(w, WEIGHT_BITS, MAX_WEIGHT).map(|w| w as i32))
             .collect();
         let bias: Option<Vec<i64>> = bias
             .iter()
@@ -144,6 +145,11 @@ impl Layer {
     }
 
     /// Output channel `o`: the exact integer sum, rescaled (rounding half up), through ReLU.
+    ///
+    /// Every inner loop runs over contiguous values. A transposed convolution's outputs are
+    /// summed in `stride²` phase planes (output `(oy, ox)` at `(oy mod s, ox mod s)`, position
+    /// `(oy / s, ox / s)`), where one input row lands on consecutive values, and are put back
+    /// in order at the end. Integer sums are exact, so the order changes nothing.
     fn output_plane(&self, x: &Planes, o: usize, oh: usize, ow: usize) -> Vec<i32> {
         let Shape {
             kind,
@@ -155,7 +161,12 @@ impl Layer {
         } = self.shape;
         let p = self.shape.padding as isize;
         let (h, w) = (x.height, x.width);
-        let mut acc = vec![self.bias[o]; oh * ow];
+        // Phase planes of a transposed layer (one plane, the output itself, for a convolution).
+        let (phases, ph, pw) = match kind {
+            Kind::Conv => (1, oh, ow),
+            Kind::Transposed => (s, oh.div_ceil(s), ow.div_ceil(s)),
+        };
+        let mut acc = vec![self.bias[o]; phases * phases * ph * pw];
         for i in 0..inputs {
             let input = &x.data[i * h * w..][..h * w];
             for ky in 0..k {
@@ -175,12 +186,18 @@ impl Layer {
                             if xs.is_empty() {
                                 continue;
                             }
-                            let first = (xs.start * s) as isize + kx as isize - p;
+                            let first = ((xs.start * s) as isize + kx as isize - p) as usize;
                             for oy in valid(oh, s, ky as isize - p, h) {
-                                let iy = (oy * s) as isize + ky as isize - p;
-                                let row = &input[iy as usize * w + first as usize..];
+                                let iy = ((oy * s) as isize + ky as isize - p) as usize;
+                                let row = &input[iy * w..][..w];
                                 let out = &mut acc[oy * ow..][xs.clone()];
-                                accumulate(out.iter_mut(), row.iter().step_by(s), wv);
+                                if s == 1 {
+                                    accumulate(out, &row[first..][..xs.len()], wv);
+                                } else {
+                                    for (o, &v) in out.iter_mut().zip(row[first..].iter().step_by(s)) {
+                                        *o += v as i64 * wv as i64;
+                                    }
+                                }
                             }
                         }
                         // out[iy·s + ky − p][ix·s + kx − p] += in[iy][ix]
@@ -190,12 +207,12 @@ impl Layer {
                             if xs.is_empty() {
                                 continue;
                             }
-                            let first = (xs.start * s) as isize + kx as isize - p;
+                            let first = ((xs.start * s) as isize + kx as isize - p) as usize;
                             for iy in valid(h, s, ky as isize - p, oh) {
-                                let oy = (iy * s) as isize + ky as isize - p;
-                                let row = &input[iy * w..][xs.clone()];
-                                let out = &mut acc[oy as usize * ow + first as usize..];
-                                accumulate(out.iter_mut().step_by(s), row.iter(), wv);
+                                let oy = ((iy * s) as isize + ky as isize - p) as usize;
+                                let phase = (oy % s) * s + first % s;
+                                let out = &mut acc[(phase * ph + oy / s) * pw + first / s..][..xs.len()];
+                                accumulate(out, &input[iy * w..][xs.clone()], wv);
                             }
                         }
                     }
@@ -203,21 +220,26 @@ impl Layer {
             }
         }
         let half = 1i64 << (WEIGHT_BITS - 1);
-        acc.into_iter()
-            .map(|a| ((a + half) >> WEIGHT_BITS).clamp(0, MAX_ACTIVATION) as i32)
-            .collect()
+        let rescale = |a: i64| ((a + half) >> WEIGHT_BITS).clamp(0, MAX_ACTIVATION) as i32;
+        match kind {
+            Kind::Conv => acc.into_iter().map(rescale).collect(),
+            Kind::Transposed => (0..oh * ow)
+                .map(|j| {
+                    let (oy, ox) = (j / ow, j % ow);
+                    let phase = (oy % s) * s + ox % s;
+                    rescale(acc[(phase * ph + oy / s) * pw + ox / s])
+                })
+                .collect(),
+        }
     }
 }
 
-/// `out += w · input`, element by element (as far as the shorter goes).
+/// `out += w · input`, element by element: i32 products widened to i64, which the compiler
+/// turns into vector multiplies over these contiguous slices.
 #[inline]
-fn accumulate<'a>(
-    out: impl Iterator<Item = &'a mut i64>,
-    input: impl Iterator<Item = &'a i32>,
-    w: i64,
-) {
-    for (o, &v) in out.zip(input) {
-        *o += v as i64 * w;
+fn accumulate(out: &mut [i64], input: &[i32], w: i32) {
+    for (o, &v) in out.iter_mut().zip(input) {
+        *o += v as i64 * w as i64;
     }
 }
 
@@ -337,6 +359,90 @@ mod tests {
             }
         }
         out.into_iter().map(|v| v.max(0.0)).collect()
+    }
+
+    /// The layer's definition in exact integers, summed in the naive order: what every
+    /// implementation of the fixed-point layer must give bit for bit.
+    fn exact(l: &Layer, x: &[i32], h: usize, wd: usize) -> Vec<i32> {
+        let (oh, ow) = (l.output_size(h).unwrap(), l.output_size(wd).unwrap());
+        let sh = l.shape;
+        let (k, s, p) = (sh.kernel as isize, sh.stride as isize, sh.padding as isize);
+        let mut acc: Vec<i128> = (0..sh.outputs * oh * ow)
+            .map(|j| l.bias[j / (oh * ow)] as i128)
+            .collect();
+        for o in 0..sh.outputs {
+            for i in 0..sh.inputs {
+                for ky in 0..k {
+                    for kx in 0..k {
+                        let (wv, ku) = match sh.kind {
+                            Kind::Conv => (l.weights[((o * sh.inputs + i) * sh.kernel + ky as usize) * sh.kernel + kx as usize], 1),
+                            Kind::Transposed => (l.weights[((i * sh.outputs + o) * sh.kernel + ky as usize) * sh.kernel + kx as usize], 0),
+                        };
+                        for a in 0..h as isize {
+                            for c in 0..wd as isize {
+                                let (oy, ox) = if ku == 1 {
+                                    let (ny, nx) = (a + p - ky, c + p - kx);
+                                    if ny % s != 0 || nx % s != 0 {
+                                        continue;
+                                    }
+                                    (ny / s, nx / s)
+                                } else {
+                                    (a * s + ky - p, c * s + kx - p)
+                                };
+                                if oy < 0 || ox < 0 || oy >= oh as isize || ox >= ow as isize {
+                                    continue;
+                                }
+                                acc[(o * oh + oy as usize) * ow + ox as usize] +=
+                                    wv as i128 * x[(i * h + a as usize) * wd + c as usize] as i128;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let half = 1i128 << (WEIGHT_BITS - 1);
+        acc.into_iter()
+            .map(|a| ((a + half) >> WEIGHT_BITS).clamp(0, MAX_ACTIVATION as i128) as i32)
+            .collect()
+    }
+
+    #[test]
+    fn integer_layers_equal_their_exact_definition() {
+        for (kind, k, s, p, op, h, w) in [
+            (Kind::Conv, 3, 1, 1, 0, 7, 5),
+            (Kind::Conv, 5, 2, 2, 0, 9, 6),
+            (Kind::Conv, 1, 1, 0, 0, 3, 4),
+            (Kind::Transposed, 5, 2, 2, 1, 3, 4),
+            (Kind::Transposed, 5, 2, 2, 0, 5, 3),
+            (Kind::Transposed, 3, 3, 1, 2, 2, 3),
+            (Kind::Transposed, 3, 1, 1, 0, 4, 4),
+        ] {
+            let (ci, co) = (3, 5);
+            let wf = pseudo_random(ci * co * k * k, 11, 1.5);
+            let bf = pseudo_random(co, 5, 3.0);
+            let shape = Shape {
+                kind,
+                inputs: ci,
+                outputs: co,
+                kernel: k,
+                stride: s,
+                padding: p,
+                out_padding: op,
+            };
+            let l = Layer::from_float(shape, &wf, &bf).unwrap();
+            let x: Vec<i32> = pseudo_random(ci * h * w, 9, 40.0)
+                .iter()
+                .map(|v| (v * (1 << ACTIVATION_BITS) as f32) as i32)
+                .collect();
+            let planes = Planes {
+                channels: ci,
+                height: h,
+                width: w,
+                data: x.clone(),
+            };
+            let got = l.forward(&planes).unwrap();
+            assert_eq!(got.data, exact(&l, &x, h, w), "{shape:?} on {h}×{w}");
+        }
     }
 
     fn pseudo_random(n: usize, seed: u32, scale: f32) -> Vec<f32> {

@@ -65,7 +65,7 @@ impl Hyperprior {
     pub fn analyze(&self, y: Tensor<4>) -> Tensor<4> {
         let mut x = y.abs();
         for (i, c) in self.analysis.iter().enumerate() {
-            x = c.forward(x);
+            x = nic_conv::nn::conv2d(c, x);
             if i + 1 < self.analysis.len() {
                 x = relu(x);
             }
@@ -77,9 +77,9 @@ impl Hyperprior {
     pub fn scales(&self, z: Tensor<4>) -> Tensor<4> {
         let mut x = z;
         for d in &self.upsample {
-            x = relu(d.forward(x));
+            x = relu(nic_conv::nn::conv_transpose2d(d, x));
         }
-        relu(self.output.forward(x))
+        relu(nic_conv::nn::conv2d(&self.output, x))
     }
 
     /// The same network in fixed point, for the codec (see [`nic_hyper`]).

@@ -1,5 +1,7 @@
 //! Analysis and synthesis transforms: four 5×5 stride-2 convolutions with GDN between them,
-//! and the mirror image with transposed convolutions and inverse GDN (Ballé et al. 2018).
+//! and the mirror image with transposed convolutions and inverse GDN (Ballé et al. 2018). The
+//! convolutions run through [`nic_conv`] (wide matrix products on the CPU, burn's kernels
+//! elsewhere).
 
 use burn::module::Module;
 use burn::nn::PaddingConfig2d;
@@ -54,7 +56,7 @@ impl Analysis {
 
     pub fn forward(&self, mut x: Tensor<4>) -> Tensor<4> {
         for (i, conv) in self.convs.iter().enumerate() {
-            x = conv.forward(x);
+            x = nic_conv::nn::conv2d(conv, x);
             if let Some(gdn) = self.gdns.get(i) {
                 x = gdn.forward(x);
             }
@@ -84,7 +86,7 @@ impl Synthesis {
 
     pub fn forward(&self, mut x: Tensor<4>) -> Tensor<4> {
         for (i, deconv) in self.deconvs.iter().enumerate() {
-            x = deconv.forward(x);
+            x = nic_conv::nn::conv_transpose2d(deconv, x);
             if let Some(igdn) = self.igdns.get(i) {
                 x = igdn.forward(x);
             }

@@ -45,6 +45,9 @@ pub struct TrainOptions {
     pub checkpoint_seconds: f64,
     /// Stop (with a checkpoint) after this many steps in this session; `--resume` continues.
     pub session_steps: Option<u64>,
+    /// Stop (with a checkpoint) after the step that ends this many seconds of this session, so
+    /// a run shares a session of fixed length; `--resume` continues.
+    pub session_seconds: Option<f64>,
     pub resume: bool,
     pub progress: bool,
     /// The command line, recorded in the model card.
@@ -183,7 +186,7 @@ pub fn train(opts: &TrainOptions, device: &Device) -> Result<TrainSummary, Train
     let mut acc = Accum::default();
     let mut last_val = first_val.unwrap_or_default();
     let mut model_id = [0; 4];
-    let stop = opts
+    let mut stop = opts
         .session_steps
         .map_or(opts.steps, |n| opts.steps.min(step + n));
     while step < stop {
@@ -248,6 +251,15 @@ pub fn train(opts: &TrainOptions, device: &Device) -> Result<TrainSummary, Train
                 images_per_s: ips,
             })
             .map_err(io)?;
+        }
+        let out_of_time = opts
+            .session_seconds
+            .is_some_and(|budget| start.elapsed().as_secs_f64() >= budget);
+        if out_of_time && step < stop {
+            opts.note(&format!(
+                "session time budget reached at step {step}; --resume continues"
+            ));
+            stop = step;
         }
         if step % opts.val_every == 0 || step == stop {
             last_val = validate(&model);

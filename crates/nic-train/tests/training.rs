@@ -52,6 +52,7 @@ fn options(data: &Path, out: &Path, steps: u64) -> TrainOptions {
         val_every: 1000,
         checkpoint_seconds: 1e9,
         session_steps: None,
+        session_seconds: None,
         resume: false,
         progress: false,
         command: "test".into(),
@@ -124,4 +125,22 @@ fn resumed_run_matches_an_uninterrupted_one() {
         whole.model_id, resumed.model_id,
         "weights and tables should be identical"
     );
+}
+
+#[test]
+fn a_time_budget_stops_with_a_checkpoint_that_resumes() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    make_images(&data, 12);
+    let mut opts = options(&data, &dir.path().join("run"), 20);
+    // A budget already spent: the run stops after its first step.
+    opts.session_seconds = Some(0.0);
+    let first = train(&opts, &Device::flex()).unwrap();
+    assert_eq!(first.steps, 1);
+    assert!(opts.out.join("model.json").is_file());
+    opts.session_seconds = None;
+    opts.resume = true;
+    let rest = train(&opts, &Device::flex()).unwrap();
+    assert_eq!((rest.first_step, rest.steps), (1, 20));
 }

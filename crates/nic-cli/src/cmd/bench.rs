@@ -18,12 +18,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::exit::Failure;
 
-/// The cases, as `--cases` names them: training steps at three batch shapes (the issue's
-/// CIFAR-sized, mid and large crops), coding one Kodak picture, and a 3072×2048 picture.
-const CASES: [&str; 7] = [
+/// The cases, as `--cases` names them: training steps of the factorized-prior network at three
+/// batch shapes (CIFAR-sized, mid and large crops), a training step of the default model's
+/// network (scale hyperprior with gains, at the photo campaign's batch and crop), coding one
+/// Kodak picture, and a 3072×2048 picture.
+const CASES: [&str; 8] = [
     "train-64x32",
     "train-16x64",
     "train-8x256",
+    "train-default-8x256",
     "encode",
     "decode",
     "encode-3072x2048",
@@ -33,8 +36,9 @@ const CASES: [&str; 7] = [
 #[derive(clap::Args)]
 pub struct Args {
     /// Cases to run, comma-separated (default: all): train-64x32, train-16x64, train-8x256
-    /// (batch × crop side), encode, decode (--image), encode-3072x2048, decode-3072x2048 (a
-    /// 4×4 mosaic of --image).
+    /// (the factorized network, batch × crop side), train-default-8x256 (the default model's
+    /// network), encode, decode (--image), encode-3072x2048, decode-3072x2048 (a 4×4 mosaic of
+    /// --image).
     #[arg(long, value_delimiter = ',', default_values_t = CASES.map(String::from))]
     cases: Vec<String>,
     /// Timed repetitions per case (the median is reported), after --warmup untimed ones.
@@ -77,6 +81,10 @@ pub struct CaseResult {
     pub median_seconds: f64,
     /// Training: images per second at the median.
     pub images_per_second: Option<f64>,
+    /// Training on the CPU: the convolutions' floating-point operations in one step (2 per
+    /// multiply-add of nic-conv's matrix products, forward and backward), in units of 10⁹.
+    #[serde(default)]
+    pub conv_gflop_per_step: Option<f64>,
     /// Coding: the file's bits per pixel.
     pub bpp: Option<f64>,
     /// Peak resident memory of the process running the case, in MiB.
@@ -114,17 +122,19 @@ pub fn run(a: Args) -> Result<()> {
     }
     let mut results = Vec::new();
     println!(
-        "{:<18} {:>10} {:>14} {:>10} {:>12}",
-        "case", "median s", "images/s", "bpp", "peak MiB"
+        "{:<20} {:>10} {:>10} {:>12} {:>10} {:>10}",
+        "case", "median s", "images/s", "conv GFLOP/s", "bpp", "peak MiB"
     );
     for case in &a.cases {
         let r = spawn_case(&a, case)?;
         println!(
-            "{:<18} {:>10.4} {:>14} {:>10} {:>12}",
+            "{:<20} {:>10.4} {:>10} {:>12} {:>10} {:>10}",
             r.case,
             r.median_seconds,
             r.images_per_second
                 .map_or("-".into(), |v| format!("{v:.1}")),
+            r.conv_gflop_per_step
+                .map_or("-".into(), |g| format!("{:.0}", g / r.median_seconds)),
             r.bpp.map_or("-".into(), |v| format!("{v:.4}")),
             r.peak_rss_mib.map_or("-".into(), |v| format!("{v:.0}")),
         );
@@ -179,13 +189,17 @@ fn run_case(a: &Args, case: &str) -> Result<CaseResult> {
         seconds: Vec::new(),
         median_seconds: 0.0,
         images_per_second: None,
+        conv_gflop_per_step: None,
         bpp: None,
         peak_rss_mib: None,
     };
-    if let Some((batch, crop)) = train_shape(case) {
-        result.seconds = time_training(&device, batch, crop, a.warmup, a.runs);
+    if let Some((arch, batch, crop)) = train_shape(case) {
+        let (seconds, multiply_adds) =
+            time_training(&device, &arch, batch, crop, a.warmup, a.runs);
+        result.seconds = seconds;
         result.median_seconds = median(&result.seconds);
         result.images_per_second = Some(batch as f64 / result.median_seconds);
+        result.conv_gflop_per_step = (multiply_adds > 0).then(|| 2.0 * multiply_adds as f64 / 1e9);
     } else {
         let codec = super::model_set(a.model.as_deref())?.load(a.quality, &device)?;
         let mut img = nic_image::load_rgb8(&image_path(a.image.as_deref())?)?.image;
@@ -206,45 +220,60 @@ fn run_case(a: &Args, case: &str) -> Result<CaseResult> {
     Ok(result)
 }
 
-/// `train-BxC` → (B, C).
-fn train_shape(case: &str) -> Option<(usize, usize)> {
-    let (b, c) = case.strip_prefix("train-")?.split_once('x')?;
-    Some((b.parse().ok()?, c.parse().ok()?))
+/// `train-BxC` → the factorized architecture, B, C; `train-default-BxC` → the default's.
+fn train_shape(case: &str) -> Option<(Architecture, usize, usize)> {
+    let rest = case.strip_prefix("train-")?;
+    let (arch, rest) = match rest.strip_prefix("default-") {
+        Some(rest) => (Architecture::DEFAULT, rest),
+        None => (Architecture::FACTORIZED, rest),
+    };
+    let (b, c) = rest.split_once('x')?;
+    Some((arch, b.parse().ok()?, c.parse().ok()?))
 }
 
-/// Seconds per training step of the factorized-prior architecture (the network CompressAI's
-/// `FactorizedPrior` has, for `scripts/bench-vs-pytorch.sh`) on random pictures (the speed
-/// does not depend on the content), exactly as `nic train` steps.
+/// Seconds per training step on random pictures (the speed does not depend on the content),
+/// exactly as `nic train` steps: for the factorized architecture (the network CompressAI's
+/// `FactorizedPrior` has, for `scripts/bench-vs-pytorch.sh`) at one λ, for a variable-rate one
+/// with every image at its own level, as `nic train --lambdas` draws them. Also returns the
+/// multiply-adds of the last step's convolutions (nic-conv's count; 0 where burn's run).
 fn time_training(
     device: &Device,
+    arch: &Architecture,
     batch: usize,
     crop: usize,
     warmup: usize,
     runs: usize,
-) -> Vec<f64> {
+) -> (Vec<f64>, u64) {
     let ad = device.clone().autodiff();
     ad.seed(1);
-    let mut model = Compressor::new(&Architecture::FACTORIZED, &ad);
+    let mut model = Compressor::new(arch, &ad);
     let mut optim = nic_train::optimizer();
     let x = Tensor::<4>::random([batch, 3, crop, crop], Distribution::Uniform(0.0, 1.0), &ad);
-    let mut seconds = Vec::new();
+    let (levels, lambdas): (Vec<usize>, Vec<f64>) = if arch.is_variable_rate() {
+        let lambdas = &nic_train::DEFAULT_LAMBDAS[..arch.rate_levels];
+        (0..batch).map(|i| (i % lambdas.len(), lambdas[i % lambdas.len()])).unzip()
+    } else {
+        (Vec::new(), vec![0.0067; batch])
+    };
+    let (mut seconds, mut multiply_adds) = (Vec::new(), 0);
     for i in 0..warmup + runs {
-        let (shape, _) = model.noise_shapes(batch, crop, crop);
+        let (y_shape, z_shape) = model.noise_shapes(batch, crop, crop);
         let noise = Noise {
-            y: nic_train::uniform_noise(shape, 1, i as u64, &ad),
-            z: None,
+            y: nic_train::uniform_noise(y_shape, 1, i as u64, &ad),
+            z: z_shape.map(|s| nic_train::uniform_noise(s, 2, i as u64, &ad)),
         };
         let targets = Targets {
-            levels: &[],
-            lambdas: &vec![0.0067; batch],
+            levels: &levels,
+            lambdas: &lambdas,
         };
-        let t = Instant::now();
+        let (t, before) = (Instant::now(), nic_conv::multiply_adds());
         (model, _) = nic_train::train_step(model, &mut optim, x.clone(), noise, targets, 1e-4);
         if i >= warmup {
             seconds.push(t.elapsed().as_secs_f64());
         }
+        multiply_adds = nic_conv::multiply_adds() - before;
     }
-    seconds
+    (seconds, multiply_adds)
 }
 
 fn time<E>(warmup: usize, runs: usize, mut f: impl FnMut() -> Result<(), E>) -> Result<Vec<f64>>
@@ -343,7 +372,14 @@ mod tests {
 
     #[test]
     fn case_names_parse() {
-        assert_eq!(train_shape("train-64x32"), Some((64, 32)));
+        assert_eq!(
+            train_shape("train-64x32"),
+            Some((Architecture::FACTORIZED, 64, 32))
+        );
+        assert_eq!(
+            train_shape("train-default-8x256"),
+            Some((Architecture::DEFAULT, 8, 256))
+        );
         assert_eq!(train_shape("encode"), None);
         assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
         assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);

@@ -68,6 +68,10 @@ pub struct Args {
     /// Stop with a checkpoint after this many steps in this session (continue with --resume).
     #[arg(long)]
     session_steps: Option<u64>,
+    /// Stop with a checkpoint once this many minutes of this session have passed (continue
+    /// with --resume): a time budget for runs that share a session of fixed length.
+    #[arg(long)]
+    session_minutes: Option<f64>,
     /// Continue the run in --out from its last checkpoint.
     #[arg(long)]
     resume: bool,
@@ -113,6 +117,7 @@ pub fn run(a: Args) -> Result<()> {
         val_every: a.val_every.max(1),
         checkpoint_seconds: a.checkpoint_minutes * 60.0,
         session_steps: a.session_steps,
+        session_seconds: a.session_minutes.map(|m| m * 60.0),
         resume: a.resume,
         progress: !a.quiet,
         command: std::env::args().collect::<Vec<_>>().join(" "),

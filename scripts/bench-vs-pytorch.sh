@@ -17,7 +17,9 @@ cd "$(dirname "$0")/.."
 VENV=${NIC_BENCH_VENV:-$HOME/.cache/nic-bench-venv}
 THREADS=${THREADS:-$(nproc)}
 RUNS=${RUNS:-5}
-WARMUP=${WARMUP:-1}
+# Two warm-up runs: the first steps of a process fault in their memory, which on a virtual
+# machine costs seconds (nic keeps what it frees afterwards; PyTorch gets the same warm-up).
+WARMUP=${WARMUP:-2}
 DEVICE=${DEVICE:-cpu}
 CASES=${CASES:-train-64x32,train-16x64,train-8x256,encode,decode,encode-3072x2048,decode-3072x2048}
 IMAGE=${IMAGE:-datasets/samples/kodak/kodim01.png}

@@ -101,9 +101,11 @@ fn split_phases(img: &[f32], planes: usize, g: &Geometry, lines: Range<usize>, s
 /// The adjoint of [`im2col`] over the same `band`: adds every value of `cols` onto the image
 /// pixel it was copied from (values that came from the padding are dropped).
 ///
-/// With a column stride `s` above 1, kernel tap `j` lands on every `s`-th pixel of a line, so
-/// a line's sums are gathered in `s` phase rows (pixel `x` at `x mod s`, position `x / s`),
-/// where each tap adds a contiguous run, and added to the line once at the end.
+/// Each plane reads its channel's rows one after the other, each as one contiguous run per
+/// image. With a column stride `s` above 1, kernel tap `j` lands on every `s`-th pixel of a
+/// line, so the sums are gathered in `s` phase planes (pixel `x` of a line at `x mod s`,
+/// position `x / s`), where every tap adds contiguous runs, and added to the plane once at the
+/// end.
 pub fn col2im(
     cols: &[f32],
     channels: usize,
@@ -122,56 +124,53 @@ pub fn col2im(
         return;
     }
     let [kh, kw] = g.kernel;
-    let [sh, ph] = [g.stride[0], g.pad[0]];
-    let [bw, sw, pw] = [g.big[1], g.stride[1], g.pad[1]];
+    let [bh, bw] = g.big;
+    let [sw, pw] = [g.stride[1], g.pad[1]];
     let ws = g.small[1];
+    // Phase planes: `sw` of them, `bh` lines of `phase_len` (the plane itself when sw = 1).
     let phase_len = bw.div_ceil(sw);
-    // Per tap j: the patch columns inside the image, and where its run starts in its phase row.
+    let phase_plane = bh * phase_len;
+    // Per tap j: the patch columns inside the image, and where their run starts in a line of
+    // its phase plane.
     let taps: Vec<(Range<usize>, usize)> = (0..kw)
         .map(|j| {
             let across = g.inside(1, j);
             let x0 = across.start * sw + j - pw;
-            (across.clone(), (x0 % sw) * phase_len + x0 / sw)
+            (across.clone(), (x0 % sw) * phase_plane + x0 / sw)
         })
         .collect();
     img.par_chunks_mut(plane)
         .enumerate()
         .for_each(|(index, dst)| {
             let (b, c) = (index / channels, index % channels);
-            let mut phases = vec![0.0f32; if sw > 1 { sw * phase_len } else { 0 }];
-            for (y, line) in dst.chunks_exact_mut(bw).enumerate() {
-                // Taps i whose patch row oy = (y + ph − i) / sh is a whole row of the band.
-                let mut touched = false;
-                for i in 0..kh {
-                    let Some(t) = (y + ph).checked_sub(i) else { continue };
-                    if t % sh != 0 || !band.contains(&(t / sh)) || t / sh >= g.small[0] {
+            let mut split = if sw > 1 { vec![0.0f32; sw * phase_plane] } else { Vec::new() };
+            let sums: &mut [f32] = if sw > 1 { &mut split } else { dst };
+            for i in 0..kh {
+                let inside = g.inside(0, i);
+                let rows = inside.start.max(band.start)..inside.end.min(band.end);
+                for (j, (across, start)) in taps.iter().enumerate() {
+                    if across.is_empty() {
                         continue;
                     }
-                    let oy = t / sh;
-                    for (j, (across, start)) in taps.iter().enumerate() {
-                        if across.is_empty() {
-                            continue;
-                        }
-                        let row = &cols[((c * kh + i) * kw + j) * row_len + b * patches..][..patches];
+                    let row = &cols[((c * kh + i) * kw + j) * row_len + b * patches..][..patches];
+                    for oy in rows.clone() {
+                        let y = oy * g.stride[0] + i - g.pad[0];
                         let src = &row[(oy - band.start) * ws..][across.clone()];
-                        let out = if sw > 1 {
-                            &mut phases[*start..][..src.len()]
-                        } else {
-                            &mut line[*start..][..src.len()]
-                        };
+                        let out = &mut sums[y * phase_len + start..][..src.len()];
                         for (o, v) in out.iter_mut().zip(src) {
                             *o += *v;
                         }
-                        touched = true;
                     }
                 }
-                if sw > 1 && touched {
-                    for (r, phase) in phases.chunks_exact(phase_len).enumerate() {
+            }
+            if sw > 1 {
+                for (y, line) in dst.chunks_exact_mut(bw).enumerate() {
+                    for (r, phase) in split.chunks_exact(phase_plane).enumerate() {
+                        let phase = &phase[y * phase_len..][..phase_len];
                         for (v, p) in line.iter_mut().skip(r).step_by(sw).zip(phase) {
                             *v += *p;
                         }
                     }
-                    phases.fill(0.0);
                 }
             }
         });

@@ -146,11 +146,45 @@ impl Layer {
 
     /// Output channel `o`: the exact integer sum, rescaled (rounding half up), through ReLU.
     ///
+    /// The same code compiled for AVX-512 or AVX2 where the CPU has them (chosen at run time):
+    /// the baseline x86-64 target has no vector multiply of 32-bit into 64-bit integers, so
+    /// there the products run one at a time. Integer arithmetic is exact, so every version
+    /// gives the same bits.
+    fn output_plane(&self, x: &Planes, o: usize, oh: usize, ow: usize) -> Vec<i32> {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::is_x86_feature_detected!("avx512f") {
+                // SAFETY: the CPU has AVX-512F, checked just above.
+                return unsafe { self.output_plane_avx512(x, o, oh, ow) };
+            }
+            if std::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU has AVX2, checked just above.
+                return unsafe { self.output_plane_avx2(x, o, oh, ow) };
+            }
+        }
+        self.output_plane_any(x, o, oh, ow)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn output_plane_avx512(&self, x: &Planes, o: usize, oh: usize, ow: usize) -> Vec<i32> {
+        self.output_plane_any(x, o, oh, ow)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn output_plane_avx2(&self, x: &Planes, o: usize, oh: usize, ow: usize) -> Vec<i32> {
+        self.output_plane_any(x, o, oh, ow)
+    }
+
+    /// [`Layer::output_plane`] for any CPU.
+    ///
     /// Every inner loop runs over contiguous values. A transposed convolution's outputs are
     /// summed in `stride²` phase planes (output `(oy, ox)` at `(oy mod s, ox mod s)`, position
     /// `(oy / s, ox / s)`), where one input row lands on consecutive values, and are put back
     /// in order at the end. Integer sums are exact, so the order changes nothing.
-    fn output_plane(&self, x: &Planes, o: usize, oh: usize, ow: usize) -> Vec<i32> {
+    #[inline(always)]
+    fn output_plane_any(&self, x: &Planes, o: usize, oh: usize, ow: usize) -> Vec<i32> {
         let Shape {
             kind,
             inputs,
@@ -236,7 +270,7 @@ impl Layer {
 
 /// `out += w · input`, element by element: i32 products widened to i64, which the compiler
 /// turns into vector multiplies over these contiguous slices.
-#[inline]
+#[inline(always)]
 fn accumulate(out: &mut [i64], input: &[i32], w: i32) {
     for (o, &v) in out.iter_mut().zip(input) {
         *o += v as i64 * w as i64;

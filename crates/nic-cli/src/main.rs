@@ -54,8 +54,8 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 /// fault zeroes 2 MiB of a transparent huge page). A nic process is short-lived, so it keeps
 /// what it frees; an explicit `MIMALLOC_PURGE_DELAY` wins. This has to go through mimalloc's
 /// API: mimalloc reads its environment when the process starts, before `main`, so setting the
-/// variable here (as nic did before) changed nothing (a training step at 8 × 256² took 36,128
-/// page faults with it, 1,575 with the option set).
+/// variable here (as nic did before) changed nothing (four training steps at 8 × 256² took
+/// 36,128 page faults with it, 1,575 with the option set).
 fn keep_freed_memory() {
     if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
         // SAFETY: sets one integer option of the allocator, which mimalloc allows at any time.

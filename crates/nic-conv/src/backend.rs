@@ -58,7 +58,13 @@ impl Op {
                     batch,
                     big_channels: w[1],
                     small_channels: channels,
-                    geometry: Geometry::transposed([h, width], kernel, stride, padding, padding_out)?,
+                    geometry: Geometry::transposed(
+                        [h, width],
+                        kernel,
+                        stride,
+                        padding,
+                        padding_out,
+                    )?,
                 })
             }
         }
@@ -151,7 +157,12 @@ impl<const N: usize> Backward<Flex, N> for ConvBackward<N> {
     /// The checkpointed input and weight (the bias gradient needs only the output gradient).
     type State = (NodeId, NodeId);
 
-    fn backward(self, ops: Ops<Self::State, N>, grads: &mut Gradients, checkpointer: &mut Checkpointer) {
+    fn backward(
+        self,
+        ops: Ops<Self::State, N>,
+        grads: &mut Gradients,
+        checkpointer: &mut Checkpointer,
+    ) {
         let grad = grads.consume::<Flex>(&ops.node);
         let (x_state, w_state) = ops.state;
         let x = checkpointer.retrieve_node_output::<FlexTensor>(x_state);
@@ -177,16 +188,20 @@ type AdTensor = FloatTensor<Autodiff<Flex>>;
 pub fn forward_autodiff(op: Op, x: AdTensor, w: AdTensor, bias: Option<AdTensor>) -> AdTensor {
     match bias {
         Some(b) => {
-            let node = ConvBackward::<3> { op }.prepare::<NoCheckpointing>([x.node(), w.node(), b.node()]);
+            let node =
+                ConvBackward::<3> { op }.prepare::<NoCheckpointing>([x.node(), w.node(), b.node()]);
             match node.compute_bound().stateful() {
                 OpsKind::Tracked(mut prep) => {
                     let state = (prep.checkpoint(&x), prep.checkpoint(&w));
                     let out = forward(op, x.primitive(), w.primitive(), Some(b.primitive()));
                     prep.finish(state, out)
                 }
-                OpsKind::UnTracked(prep) => {
-                    prep.finish(forward(op, x.primitive(), w.primitive(), Some(b.primitive())))
-                }
+                OpsKind::UnTracked(prep) => prep.finish(forward(
+                    op,
+                    x.primitive(),
+                    w.primitive(),
+                    Some(b.primitive()),
+                )),
             }
         }
         None => {
@@ -197,7 +212,9 @@ pub fn forward_autodiff(op: Op, x: AdTensor, w: AdTensor, bias: Option<AdTensor>
                     let out = forward(op, x.primitive(), w.primitive(), None);
                     prep.finish(state, out)
                 }
-                OpsKind::UnTracked(prep) => prep.finish(forward(op, x.primitive(), w.primitive(), None)),
+                OpsKind::UnTracked(prep) => {
+                    prep.finish(forward(op, x.primitive(), w.primitive(), None))
+                }
             }
         }
     }

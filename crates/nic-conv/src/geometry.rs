@@ -124,7 +124,13 @@ mod tests {
 
     #[test]
     fn inside_is_exactly_the_in_bounds_positions() {
-        for (big, k, s, p) in [(7, 5, 2, 2), (16, 3, 1, 1), (5, 5, 2, 0), (1, 5, 2, 2), (9, 1, 3, 0)] {
+        for (big, k, s, p) in [
+            (7, 5, 2, 2),
+            (16, 3, 1, 1),
+            (5, 5, 2, 0),
+            (1, 5, 2, 2),
+            (9, 1, 3, 0),
+        ] {
             let Some(g) = Geometry::conv([big, big], [k, k], [s, s], [(p, p), (p, p)]) else {
                 continue;
             };

@@ -78,7 +78,13 @@ pub fn im2col(
 
 /// Lines `lines` of every plane, each as `sw` phase lines of `ceil(width / sw)` values
 /// (`[plane][line][phase][position]`, zero past the line's end).
-fn split_phases(img: &[f32], planes: usize, g: &Geometry, lines: Range<usize>, sw: usize) -> Vec<f32> {
+fn split_phases(
+    img: &[f32],
+    planes: usize,
+    g: &Geometry,
+    lines: Range<usize>,
+    sw: usize,
+) -> Vec<f32> {
     let bw = g.big[1];
     let phase_len = bw.div_ceil(sw);
     let mut split = vec![0.0; planes * lines.len() * sw * phase_len];
@@ -143,7 +149,11 @@ pub fn col2im(
         .enumerate()
         .for_each(|(index, dst)| {
             let (b, c) = (index / channels, index % channels);
-            let mut split = if sw > 1 { vec![0.0f32; sw * phase_plane] } else { Vec::new() };
+            let mut split = if sw > 1 {
+                vec![0.0f32; sw * phase_plane]
+            } else {
+                Vec::new()
+            };
             let sums: &mut [f32] = if sw > 1 { &mut split } else { dst };
             for i in 0..kh {
                 let inside = g.inside(0, i);
@@ -191,11 +201,20 @@ mod tests {
                     for b in 0..n {
                         for oy in 0..hs {
                             for ox in 0..ws {
-                                let y = ((oy + band.start) * g.stride[0] + i) as isize - g.pad[0] as isize;
+                                let y = ((oy + band.start) * g.stride[0] + i) as isize
+                                    - g.pad[0] as isize;
                                 let x = (ox * g.stride[1] + j) as isize - g.pad[1] as isize;
-                                if y >= 0 && x >= 0 && (y as usize) < g.big[0] && (x as usize) < g.big[1] {
-                                    cols[((ch * kh + i) * kw + j) * row_len + b * hs * ws + oy * ws + ox] =
-                                        img[((b * c + ch) * g.big[0] + y as usize) * g.big[1] + x as usize];
+                                if y >= 0
+                                    && x >= 0
+                                    && (y as usize) < g.big[0]
+                                    && (x as usize) < g.big[1]
+                                {
+                                    cols[((ch * kh + i) * kw + j) * row_len
+                                        + b * hs * ws
+                                        + oy * ws
+                                        + ox] = img[((b * c + ch) * g.big[0] + y as usize)
+                                        * g.big[1]
+                                        + x as usize];
                                 }
                             }
                         }
@@ -234,7 +253,11 @@ mod tests {
             for band in bands(&g) {
                 let mut cols = vec![f32::NAN; c * g.taps() * n * band.len() * g.small[1]];
                 im2col(&img, c, n, &g, band.clone(), &mut cols);
-                assert_eq!(cols, naive_im2col(&img, c, n, &g, band.clone()), "{g:?} {band:?}");
+                assert_eq!(
+                    cols,
+                    naive_im2col(&img, c, n, &g, band.clone()),
+                    "{g:?} {band:?}"
+                );
             }
         }
     }
@@ -244,7 +267,9 @@ mod tests {
     fn col2im_is_the_adjoint_of_im2col() {
         for g in geometries() {
             let (c, n) = (2, 3);
-            let x: Vec<f32> = (0..n * c * g.big_len()).map(|v| ((v * 7 % 11) as f32) - 5.0).collect();
+            let x: Vec<f32> = (0..n * c * g.big_len())
+                .map(|v| ((v * 7 % 11) as f32) - 5.0)
+                .collect();
             for band in bands(&g) {
                 let y: Vec<f32> = (0..c * g.taps() * n * band.len() * g.small[1])
                     .map(|v| ((v * 5 % 13) as f32) - 6.0)

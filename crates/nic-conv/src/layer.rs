@@ -106,7 +106,11 @@ impl Layer {
     /// The chunk's patches of a small-side tensor as a `small_channels × patches` matrix: a
     /// strided view of one image's band, or the chunk's images copied side by side.
     fn small_part<'a>(&self, small: &'a [f32], c: &Chunk, wide: &'a mut Vec<f32>) -> View<'a> {
-        let (cs, ps, ws) = (self.small_channels, self.geometry.small_len(), self.geometry.small[1]);
+        let (cs, ps, ws) = (
+            self.small_channels,
+            self.geometry.small_len(),
+            self.geometry.small[1],
+        );
         let image = &small[c.first * self.small_image()..][..c.images * self.small_image()];
         if c.images == 1 {
             View::strided(&image[c.band.start * ws..], cs, c.band.len() * ws, ps)
@@ -160,9 +164,17 @@ impl Layer {
     /// `big = col2im(Wᵀ · small) + bias`: a transposed convolution's forward pass, or a
     /// convolution's input gradient (then without bias).
     pub fn to_big(&self, small: &[f32], weight: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
-        assert_eq!(small.len(), self.batch * self.small_image(), "small-side input");
+        assert_eq!(
+            small.len(),
+            self.batch * self.small_image(),
+            "small-side input"
+        );
         assert_eq!(weight.len(), self.weight_len(), "weight");
-        let (cs, ws, rows) = (self.small_channels, self.geometry.small[1], self.patch_rows());
+        let (cs, ws, rows) = (
+            self.small_channels,
+            self.geometry.small[1],
+            self.patch_rows(),
+        );
         let mut out = vec![0.0; self.batch * self.big_image()];
         if let Some(bias) = bias {
             fill_planes(&mut out, bias, self.geometry.big_len());
@@ -178,7 +190,14 @@ impl Layer {
             let s = self.small_part(small, &c, &mut wide);
             matmul(&mut cols, n, wt, s, false);
             let dst = &mut out[c.first * self.big_image()..][..c.images * self.big_image()];
-            col2im(&cols, self.big_channels, c.images, &self.geometry, c.band.clone(), dst);
+            col2im(
+                &cols,
+                self.big_channels,
+                c.images,
+                &self.geometry,
+                c.band.clone(),
+                dst,
+            );
         }
         out
     }
@@ -197,7 +216,11 @@ impl Layer {
         want_weight: bool,
     ) -> (Option<Vec<f32>>, Option<Vec<f32>>) {
         assert_eq!(big.len(), self.batch * self.big_image(), "big-side input");
-        assert_eq!(small.len(), self.batch * self.small_image(), "small-side input");
+        assert_eq!(
+            small.len(),
+            self.batch * self.small_image(),
+            "small-side input"
+        );
         assert_eq!(weight.len(), self.weight_len(), "weight");
         let (cs, ps, ws, rows) = (
             self.small_channels,
@@ -247,9 +270,17 @@ impl Layer {
     /// runs it three times as fast as `small · im2col(big)ᵀ` (measured at 96 × 2400 × 4096:
     /// 268 against 83 GFLOP/s), the weight matrix being tiny next to the patches.
     pub fn weight_gradient(&self, small: &[f32], big: &[f32]) -> Vec<f32> {
-        assert_eq!(small.len(), self.batch * self.small_image(), "small-side input");
+        assert_eq!(
+            small.len(),
+            self.batch * self.small_image(),
+            "small-side input"
+        );
         assert_eq!(big.len(), self.batch * self.big_image(), "big-side input");
-        let (cs, ws, rows) = (self.small_channels, self.geometry.small[1], self.patch_rows());
+        let (cs, ws, rows) = (
+            self.small_channels,
+            self.geometry.small[1],
+            self.patch_rows(),
+        );
         let mut dwt = vec![0.0; self.weight_len()];
         let (mut cols, mut wide) = (Vec::new(), Vec::new());
         for c in self.chunks() {
@@ -292,11 +323,13 @@ pub fn channel_sums(t: &[f32], batch: usize, channels: usize, plane: usize) -> V
 /// The transpose of a row-major `rows × cols` matrix.
 fn transpose(m: &[f32], rows: usize, cols: usize) -> Vec<f32> {
     let mut t = vec![0.0; m.len()];
-    t.par_chunks_mut(rows.max(1)).enumerate().for_each(|(c, line)| {
-        for (r, v) in line.iter_mut().enumerate() {
-            *v = m[r * cols + c];
-        }
-    });
+    t.par_chunks_mut(rows.max(1))
+        .enumerate()
+        .for_each(|(c, line)| {
+            for (r, v) in line.iter_mut().enumerate() {
+                *v = m[r * cols + c];
+            }
+        });
     t
 }
 
@@ -317,11 +350,13 @@ fn widen(src: &[f32], c: usize, n: usize, p: usize, wide: &mut Vec<f32>) {
     if p == 0 {
         return;
     }
-    wide.par_chunks_mut(n * p).enumerate().for_each(|(ch, row)| {
-        for b in 0..n {
-            row[b * p..][..p].copy_from_slice(&src[(b * c + ch) * p..][..p]);
-        }
-    });
+    wide.par_chunks_mut(n * p)
+        .enumerate()
+        .for_each(|(ch, row)| {
+            for b in 0..n {
+                row[b * p..][..p].copy_from_slice(&src[(b * c + ch) * p..][..p]);
+            }
+        });
 }
 
 /// `dst[n, c, p] += wide[c, n·p]`.

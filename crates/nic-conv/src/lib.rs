@@ -107,7 +107,8 @@ fn route_of<const D: usize>(t: &Tensor<D>) -> Option<Route> {
         DispatchDevice::Flex(_) => Some(Route::Flex),
         DispatchDevice::Autodiff(ad)
             if matches!(**ad, DispatchDevice::Flex(_))
-                && ad.gradient_checkpointing_strategy() == GradientCheckpointingStrategy::Disabled =>
+                && ad.gradient_checkpointing_strategy()
+                    == GradientCheckpointingStrategy::Disabled =>
         {
             Some(Route::AutodiffFlex)
         }
@@ -139,7 +140,8 @@ fn run(op: Op, route: Route, x: Tensor<4>, w: Tensor<4>, bias: Option<Tensor<1>>
                 op,
                 &x.try_into_primitive::<Flex>().expect(ROUTED),
                 &w.try_into_primitive::<Flex>().expect(ROUTED),
-                bias.map(|b| b.try_into_primitive::<Flex>().expect(ROUTED)).as_ref(),
+                bias.map(|b| b.try_into_primitive::<Flex>().expect(ROUTED))
+                    .as_ref(),
             );
             Tensor::from_primitive::<Flex>(out)
         }

@@ -143,7 +143,13 @@ mod tests {
         assert_eq!(dst, want);
         // (bᵀ aᵀ)ᵀ = a b, through transposed views; then accumulate a second time.
         let mut t = vec![0.0; 8];
-        matmul(&mut t, 2, View::new(&b, 3, 4).t(), View::new(&a, 2, 3).t(), false);
+        matmul(
+            &mut t,
+            2,
+            View::new(&b, 3, 4).t(),
+            View::new(&a, 2, 3).t(),
+            false,
+        );
         for r in 0..2 {
             for c in 0..4 {
                 assert_eq!(t[c * 2 + r], want[r * 4 + c]);
@@ -153,7 +159,13 @@ mod tests {
         assert_eq!(dst, want.map(|v| 2.0 * v));
         // Columns 1..3 of b into columns 1..3 of a wider destination, the rest untouched.
         let mut wide = vec![-1.0f32; 2 * 5];
-        matmul(&mut wide[1..], 5, View::new(&a, 2, 3), View::strided(&b[1..], 3, 2, 4), false);
+        matmul(
+            &mut wide[1..],
+            5,
+            View::new(&a, 2, 3),
+            View::strided(&b[1..], 3, 2, 4),
+            false,
+        );
         for r in 0..2 {
             assert_eq!(&wide[r * 5 + 1..r * 5 + 3], &want[r * 4 + 1..r * 4 + 3]);
             assert_eq!([wide[r * 5], wide[r * 5 + 3], wide[r * 5 + 4]], [-1.0; 3]);

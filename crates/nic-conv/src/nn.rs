@@ -14,8 +14,14 @@ pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
         PaddingConfig2d::Explicit(top, left, bottom, right) => ((top, bottom), (left, right)),
         PaddingConfig2d::Same => return conv.forward(x),
     };
-    let options = ConvOptions::new_with_padding(conv.stride, [rows, cols], conv.dilation, conv.groups);
-    crate::conv2d(x, conv.weight.val(), conv.bias.as_ref().map(|b| b.val()), options)
+    let options =
+        ConvOptions::new_with_padding(conv.stride, [rows, cols], conv.dilation, conv.groups);
+    crate::conv2d(
+        x,
+        conv.weight.val(),
+        conv.bias.as_ref().map(|b| b.val()),
+        options,
+    )
 }
 
 /// `deconv.forward(x)`, through [`crate::conv_transpose2d`].
@@ -27,5 +33,10 @@ pub fn conv_transpose2d(deconv: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
         deconv.dilation,
         deconv.groups,
     );
-    crate::conv_transpose2d(x, deconv.weight.val(), deconv.bias.as_ref().map(|b| b.val()), options)
+    crate::conv_transpose2d(
+        x,
+        deconv.weight.val(),
+        deconv.bias.as_ref().map(|b| b.val()),
+        options,
+    )
 }

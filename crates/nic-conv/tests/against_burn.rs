@@ -66,8 +66,13 @@ fn run(case: &Case, seed: u64, ours: bool) -> Vec<Vec<f32>> {
     } else {
         [case.cout, case.cin, kh, kw]
     };
-    let weight = random(&mut rng, &wshape, &device).reshape(wshape).require_grad();
-    assert!(nic_conv::computes_here(&x, &weight), "the kernels under test must run");
+    let weight = random(&mut rng, &wshape, &device)
+        .reshape(wshape)
+        .require_grad();
+    assert!(
+        nic_conv::computes_here(&x, &weight),
+        "the kernels under test must run"
+    );
     let bias = case
         .bias
         .then(|| random(&mut rng, &[case.cout], &device).require_grad());
@@ -109,16 +114,29 @@ fn run(case: &Case, seed: u64, ours: bool) -> Vec<Vec<f32>> {
 fn check(case: Case, seed: u64) {
     let ours = run(&case, seed, true);
     let theirs = run(&case, seed, false);
-    for ((what, g), w) in ["output", "input gradient", "weight gradient", "bias gradient"]
-        .into_iter()
-        .zip(ours)
-        .zip(theirs)
+    for ((what, g), w) in [
+        "output",
+        "input gradient",
+        "weight gradient",
+        "bias gradient",
+    ]
+    .into_iter()
+    .zip(ours)
+    .zip(theirs)
     {
         assert_close(what, &case, g, w);
     }
 }
 
-fn conv(batch: usize, cin: usize, cout: usize, k: usize, s: usize, p: usize, size: [usize; 2]) -> Case {
+fn conv(
+    batch: usize,
+    cin: usize,
+    cout: usize,
+    k: usize,
+    s: usize,
+    p: usize,
+    size: [usize; 2],
+) -> Case {
     Case {
         transposed: false,
         batch,
@@ -133,7 +151,15 @@ fn conv(batch: usize, cin: usize, cout: usize, k: usize, s: usize, p: usize, siz
     }
 }
 
-fn deconv(batch: usize, cin: usize, cout: usize, k: usize, s: usize, p: usize, size: [usize; 2]) -> Case {
+fn deconv(
+    batch: usize,
+    cin: usize,
+    cout: usize,
+    k: usize,
+    s: usize,
+    p: usize,
+    size: [usize; 2],
+) -> Case {
     Case {
         transposed: true,
         padding_out: [s - 1, s - 1],

@@ -13,6 +13,9 @@ const MAX_TERMS: usize = 1 << 14;
 /// Side latents are clamped to this magnitude before the network (a decoder must survive any
 /// value a hostile file holds; a real encoder never comes near it).
 const MAX_INPUT: i32 = 1 << 13;
+/// Most values of a convolution's patch matrix at a time (4 Mi i32, 16 MiB): the whole matrix
+/// of a 768×512 picture's last layer is 1.3 Mi.
+const PATCH_BUDGET: usize = 1 << 22;
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum HyperError {
@@ -122,6 +125,11 @@ impl Layer {
     }
 
     fn forward(&self, x: &Planes) -> Result<Planes, HyperError> {
+        self.forward_in_bands(x, PATCH_BUDGET)
+    }
+
+    /// [`Layer::forward`] with convolution patch matrices of at most about `budget` values.
+    fn forward_in_bands(&self, x: &Planes, budget: usize) -> Result<Planes, HyperError> {
         if x.channels != self.shape.inputs || x.height == 0 || x.width == 0 {
             return Err(HyperError::Invalid(format!(
                 "{} input channels for a layer of {}",
@@ -132,59 +140,145 @@ impl Layer {
             (Some(h), Some(w)) if h > 0 && w > 0 => (h, w),
             _ => return Err(HyperError::Invalid("input too small".into())),
         };
-        let planes: Vec<Vec<i32>> = (0..self.shape.outputs)
-            .into_par_iter()
-            .map(|o| self.output_plane(x, o, oh, ow))
-            .collect();
+        let outputs = self.shape.outputs;
+        let data = match self.shape.kind {
+            Kind::Transposed => {
+                let planes: Vec<Vec<i32>> = (0..outputs)
+                    .into_par_iter()
+                    .map(|o| self.output_plane(x, &[], o, oh, ow))
+                    .collect();
+                planes.concat()
+            }
+            // A convolution reads a patch matrix shared by all output channels, built for
+            // bands of output rows so that its size stays bounded whatever the picture.
+            Kind::Conv => {
+                let taps = self.shape.inputs * self.shape.kernel * self.shape.kernel;
+                let band = (budget / (taps * ow)).max(1);
+                let mut data = vec![0; outputs * oh * ow];
+                for top in (0..oh).step_by(band) {
+                    let rows = top..(top + band).min(oh);
+                    let patches = self.patches(x, rows.clone(), ow);
+                    let planes: Vec<Vec<i32>> = (0..outputs)
+                        .into_par_iter()
+                        .map(|o| self.output_plane(x, &patches, o, rows.len(), ow))
+                        .collect();
+                    for (o, plane) in planes.iter().enumerate() {
+                        data[(o * oh + top) * ow..][..plane.len()].copy_from_slice(plane);
+                    }
+                }
+                data
+            }
+        };
         Ok(Planes {
-            channels: self.shape.outputs,
+            channels: outputs,
             height: oh,
             width: ow,
-            data: planes.concat(),
+            data,
         })
+    }
+
+    /// A convolution's input for output rows `rows` as a matrix: row `(i·k + ky)·k + kx` holds,
+    /// for every output position `(oy, ox)`, input `i` at `(oy·s + ky − p, ox·s + kx − p)`
+    /// (zero outside).
+    fn patches(&self, x: &Planes, rows: std::ops::Range<usize>, ow: usize) -> Vec<i32> {
+        let Shape {
+            inputs,
+            kernel: k,
+            stride: s,
+            ..
+        } = self.shape;
+        let p = self.shape.padding as isize;
+        let (h, w) = (x.height, x.width);
+        let n = rows.len() * ow;
+        let mut cols = vec![0i32; inputs * k * k * n];
+        cols.par_chunks_mut(n).enumerate().for_each(|(r, row)| {
+            let (i, ky, kx) = (r / (k * k), r / k % k, r % k);
+            let input = &x.data[i * h * w..][..h * w];
+            let xs = valid(ow, s, kx as isize - p, w);
+            if xs.is_empty() {
+                return;
+            }
+            let first = ((xs.start * s) as isize + kx as isize - p) as usize;
+            let inside = valid(rows.end, s, ky as isize - p, h);
+            for oy in inside.start.max(rows.start)..inside.end {
+                let iy = ((oy * s) as isize + ky as isize - p) as usize;
+                let line = &input[iy * w + first..];
+                let out = &mut row[(oy - rows.start) * ow..][xs.clone()];
+                for (o, v) in out.iter_mut().zip(line.iter().step_by(s)) {
+                    *o = *v;
+                }
+            }
+        });
+        cols
     }
 
     /// Output channel `o`: the exact integer sum, rescaled (rounding half up), through ReLU.
     ///
     /// The same code compiled for AVX-512 or AVX2 where the CPU has them (chosen at run time):
     /// the baseline x86-64 target has no vector multiply of 32-bit into 64-bit integers, so
-    /// there the products run one at a time. Integer arithmetic is exact, so every version
-    /// gives the same bits.
-    fn output_plane(&self, x: &Planes, o: usize, oh: usize, ow: usize) -> Vec<i32> {
+    /// there the products run one at a time. Integer arithmetic is exact, so every version,
+    /// and every order of the sums, gives the same bits.
+    fn output_plane(
+        &self,
+        x: &Planes,
+        patches: &[i32],
+        o: usize,
+        oh: usize,
+        ow: usize,
+    ) -> Vec<i32> {
         #[cfg(target_arch = "x86_64")]
         {
             if std::is_x86_feature_detected!("avx512f") {
                 // SAFETY: the CPU has AVX-512F, checked just above.
-                return unsafe { self.output_plane_avx512(x, o, oh, ow) };
+                return unsafe { self.output_plane_avx512(x, patches, o, oh, ow) };
             }
             if std::is_x86_feature_detected!("avx2") {
                 // SAFETY: the CPU has AVX2, checked just above.
-                return unsafe { self.output_plane_avx2(x, o, oh, ow) };
+                return unsafe { self.output_plane_avx2(x, patches, o, oh, ow) };
             }
         }
-        self.output_plane_any(x, o, oh, ow)
+        self.output_plane_any(x, patches, o, oh, ow)
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f")]
-    unsafe fn output_plane_avx512(&self, x: &Planes, o: usize, oh: usize, ow: usize) -> Vec<i32> {
-        self.output_plane_any(x, o, oh, ow)
+    unsafe fn output_plane_avx512(
+        &self,
+        x: &Planes,
+        patches: &[i32],
+        o: usize,
+        oh: usize,
+        ow: usize,
+    ) -> Vec<i32> {
+        self.output_plane_any(x, patches, o, oh, ow)
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    unsafe fn output_plane_avx2(&self, x: &Planes, o: usize, oh: usize, ow: usize) -> Vec<i32> {
-        self.output_plane_any(x, o, oh, ow)
+    unsafe fn output_plane_avx2(
+        &self,
+        x: &Planes,
+        patches: &[i32],
+        o: usize,
+        oh: usize,
+        ow: usize,
+    ) -> Vec<i32> {
+        self.output_plane_any(x, patches, o, oh, ow)
     }
 
-    /// [`Layer::output_plane`] for any CPU.
-    ///
-    /// Every inner loop runs over contiguous values. A transposed convolution's outputs are
-    /// summed in `stride²` phase planes (output `(oy, ox)` at `(oy mod s, ox mod s)`, position
-    /// `(oy / s, ox / s)`), where one input row lands on consecutive values, and are put back
-    /// in order at the end. Integer sums are exact, so the order changes nothing.
+    /// [`Layer::output_plane`] for any CPU. Every product runs over a long contiguous run: a
+    /// convolution sums rows of the patch matrix (one per input channel and tap); a transposed
+    /// one sums, for each tap, the whole input planes weighted by that tap, and adds the sum
+    /// once to the output pixels the tap reaches (`oy = iy·s + ky − p`, `ox = ix·s + kx − p`).
     #[inline(always)]
-    fn output_plane_any(&self, x: &Planes, o: usize, oh: usize, ow: usize) -> Vec<i32> {
+    fn output_plane_any(
+        &self,
+        x: &Planes,
+        patches: &[i32],
+        o: usize,
+        oh: usize,
+        ow: usize,
+    ) -> Vec<i32> {
         let Shape {
             kind,
             inputs,
@@ -195,58 +289,38 @@ impl Layer {
         } = self.shape;
         let p = self.shape.padding as isize;
         let (h, w) = (x.height, x.width);
-        // Phase planes of a transposed layer (one plane, the output itself, for a convolution).
-        let (phases, ph, pw) = match kind {
-            Kind::Conv => (1, oh, ow),
-            Kind::Transposed => (s, oh.div_ceil(s), ow.div_ceil(s)),
-        };
-        let mut acc = vec![self.bias[o]; phases * phases * ph * pw];
-        for i in 0..inputs {
-            let input = &x.data[i * h * w..][..h * w];
-            for ky in 0..k {
-                for kx in 0..k {
-                    let wi = match kind {
-                        Kind::Conv => ((o * inputs + i) * k + ky) * k + kx,
-                        Kind::Transposed => ((i * outputs + o) * k + ky) * k + kx,
-                    };
-                    let wv = self.weights[wi];
-                    if wv == 0 {
-                        continue;
+        let mut acc = vec![self.bias[o]; oh * ow];
+        match kind {
+            Kind::Conv => {
+                let taps = inputs * k * k;
+                for (r, &wv) in self.weights[o * taps..][..taps].iter().enumerate() {
+                    if wv != 0 {
+                        accumulate(&mut acc, &patches[r * oh * ow..][..oh * ow], wv);
                     }
-                    match kind {
-                        // out[oy][ox] += in[oy·s + ky − p][ox·s + kx − p]
-                        Kind::Conv => {
-                            let xs = valid(ow, s, kx as isize - p, w);
-                            if xs.is_empty() {
-                                continue;
-                            }
-                            let first = ((xs.start * s) as isize + kx as isize - p) as usize;
-                            for oy in valid(oh, s, ky as isize - p, h) {
-                                let iy = ((oy * s) as isize + ky as isize - p) as usize;
-                                let row = &input[iy * w..][..w];
-                                let out = &mut acc[oy * ow..][xs.clone()];
-                                if s == 1 {
-                                    accumulate(out, &row[first..][..xs.len()], wv);
-                                } else {
-                                    for (o, &v) in out.iter_mut().zip(row[first..].iter().step_by(s)) {
-                                        *o += v as i64 * wv as i64;
-                                    }
-                                }
+                }
+            }
+            Kind::Transposed => {
+                let mut sum = vec![0i64; h * w];
+                for ky in 0..k {
+                    let rows = valid(h, s, ky as isize - p, oh);
+                    for kx in 0..k {
+                        let cols = valid(w, s, kx as isize - p, ow);
+                        if rows.is_empty() || cols.is_empty() {
+                            continue;
+                        }
+                        sum.fill(0);
+                        for i in 0..inputs {
+                            let wv = self.weights[((i * outputs + o) * k + ky) * k + kx];
+                            if wv != 0 {
+                                accumulate(&mut sum, &x.data[i * h * w..][..h * w], wv);
                             }
                         }
-                        // out[iy·s + ky − p][ix·s + kx − p] += in[iy][ix]
-                        Kind::Transposed => {
-                            // Inputs whose output lands inside the picture.
-                            let xs = valid(w, s, kx as isize - p, ow);
-                            if xs.is_empty() {
-                                continue;
-                            }
-                            let first = ((xs.start * s) as isize + kx as isize - p) as usize;
-                            for iy in valid(h, s, ky as isize - p, oh) {
-                                let oy = ((iy * s) as isize + ky as isize - p) as usize;
-                                let phase = (oy % s) * s + first % s;
-                                let out = &mut acc[(phase * ph + oy / s) * pw + first / s..][..xs.len()];
-                                accumulate(out, &input[iy * w..][xs.clone()], wv);
+                        let first = ((cols.start * s) as isize + kx as isize - p) as usize;
+                        for iy in rows.clone() {
+                            let oy = ((iy * s) as isize + ky as isize - p) as usize;
+                            let out = acc[oy * ow + first..].iter_mut().step_by(s);
+                            for (a, v) in out.zip(&sum[iy * w..][cols.clone()]) {
+                                *a += *v;
                             }
                         }
                     }
@@ -254,17 +328,9 @@ impl Layer {
             }
         }
         let half = 1i64 << (WEIGHT_BITS - 1);
-        let rescale = |a: i64| ((a + half) >> WEIGHT_BITS).clamp(0, MAX_ACTIVATION) as i32;
-        match kind {
-            Kind::Conv => acc.into_iter().map(rescale).collect(),
-            Kind::Transposed => (0..oh * ow)
-                .map(|j| {
-                    let (oy, ox) = (j / ow, j % ow);
-                    let phase = (oy % s) * s + ox % s;
-                    rescale(acc[(phase * ph + oy / s) * pw + ox / s])
-                })
-                .collect(),
-        }
+        acc.into_iter()
+            .map(|a| ((a + half) >> WEIGHT_BITS).clamp(0, MAX_ACTIVATION) as i32)
+            .collect()
     }
 }
 
@@ -409,8 +475,18 @@ mod tests {
                 for ky in 0..k {
                     for kx in 0..k {
                         let (wv, ku) = match sh.kind {
-                            Kind::Conv => (l.weights[((o * sh.inputs + i) * sh.kernel + ky as usize) * sh.kernel + kx as usize], 1),
-                            Kind::Transposed => (l.weights[((i * sh.outputs + o) * sh.kernel + ky as usize) * sh.kernel + kx as usize], 0),
+                            Kind::Conv => (
+                                l.weights[((o * sh.inputs + i) * sh.kernel + ky as usize)
+                                    * sh.kernel
+                                    + kx as usize],
+                                1,
+                            ),
+                            Kind::Transposed => (
+                                l.weights[((i * sh.outputs + o) * sh.kernel + ky as usize)
+                                    * sh.kernel
+                                    + kx as usize],
+                                0,
+                            ),
                         };
                         for a in 0..h as isize {
                             for c in 0..wd as isize {
@@ -474,8 +550,15 @@ mod tests {
                 width: w,
                 data: x.clone(),
             };
-            let got = l.forward(&planes).unwrap();
-            assert_eq!(got.data, exact(&l, &x, h, w), "{shape:?} on {h}×{w}");
+            let want = exact(&l, &x, h, w);
+            assert_eq!(
+                l.forward(&planes).unwrap().data,
+                want,
+                "{shape:?} on {h}×{w}"
+            );
+            // Convolutions in bands of one output row give the same bits.
+            let banded = l.forward_in_bands(&planes, 1).unwrap();
+            assert_eq!(banded.data, want, "{shape:?} on {h}×{w}, banded");
         }
     }
 

@@ -194,8 +194,7 @@ fn run_case(a: &Args, case: &str) -> Result<CaseResult> {
         peak_rss_mib: None,
     };
     if let Some((arch, batch, crop)) = train_shape(case) {
-        let (seconds, multiply_adds) =
-            time_training(&device, &arch, batch, crop, a.warmup, a.runs);
+        let (seconds, multiply_adds) = time_training(&device, &arch, batch, crop, a.warmup, a.runs);
         result.seconds = seconds;
         result.median_seconds = median(&result.seconds);
         result.images_per_second = Some(batch as f64 / result.median_seconds);
@@ -251,7 +250,9 @@ fn time_training(
     let x = Tensor::<4>::random([batch, 3, crop, crop], Distribution::Uniform(0.0, 1.0), &ad);
     let (levels, lambdas): (Vec<usize>, Vec<f64>) = if arch.is_variable_rate() {
         let lambdas = &nic_train::DEFAULT_LAMBDAS[..arch.rate_levels];
-        (0..batch).map(|i| (i % lambdas.len(), lambdas[i % lambdas.len()])).unzip()
+        (0..batch)
+            .map(|i| (i % lambdas.len(), lambdas[i % lambdas.len()]))
+            .unzip()
     } else {
         (Vec::new(), vec![0.0067; batch])
     };

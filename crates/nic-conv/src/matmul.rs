@@ -158,7 +158,7 @@ mod tests {
         matmul(&mut dst, 4, View::new(&a, 2, 3), View::new(&b, 3, 4), true);
         assert_eq!(dst, want.map(|v| 2.0 * v));
         // Columns 1..3 of b into columns 1..3 of a wider destination, the rest untouched.
-        let mut wide = vec![-1.0f32; 2 * 5];
+        let mut wide = [-1.0f32; 2 * 5];
         matmul(
             &mut wide[1..],
             5,

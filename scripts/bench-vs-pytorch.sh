@@ -37,7 +37,7 @@ cargo build --release -p nic-cli
 NIC="${CARGO_TARGET_DIR:-target}/release/nic"
 mkdir -p "$OUT"
 
-"$NIC" bench --model "$MODEL" --export-weights "$OUT/weights"
+"$NIC" export --model "$MODEL" --out "$OUT/weights"
 echo "== nic ($THREADS threads, device $DEVICE)"
 "$NIC" --threads "$THREADS" bench --model "$MODEL" --device "$DEVICE" --cases "$CASES" --runs "$RUNS" \
   --warmup "$WARMUP" --image "$IMAGE" --json "$OUT/nic.json"

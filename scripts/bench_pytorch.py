@@ -2,7 +2,7 @@
 
 Runs the same cases as `nic bench` on CompressAI's FactorizedPrior with nic's architecture
 (N=96, M=128, entropy bottleneck filters (3, 3, 3)) and nic's trained weights, exported by
-`nic bench --export-weights`, so both sides run the same network and code about the same
+`nic export`, so both sides run the same network and code about the same
 number of bits. Each case runs in a fresh process, so its peak memory is its own. With
 --nic, prints the ratio table against `nic bench --json`.
 """
@@ -175,7 +175,7 @@ def ratio_table(nic, torch_results):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--weights", required=True, help="folder written by nic bench --export-weights")
+    ap.add_argument("--weights", required=True, help="folder written by nic export")
     ap.add_argument("--image", required=True)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--runs", type=int, default=5)

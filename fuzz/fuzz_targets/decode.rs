@@ -8,7 +8,7 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use nic_codec::Codec;
+use nic_codec::{Codec, Grid};
 use nic_format::{LatentPayload, NicFile};
 use nic_model::burn::tensor::Device;
 use nic_model::{Architecture, Compressor, ModelInfo, SavedModel};
@@ -39,15 +39,14 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let codec = &codecs()[usize::from(kind & 1)];
-    let arch = codec.model.info.architecture;
     let (width, height) = (u32::from(w) % 130 + 1, u32::from(h) % 130 + 1);
-    let (exact_w, exact_h) = Architecture::latent_size(width, height);
-    let (side_w, side_h) = Architecture::hyper_size(exact_w, exact_h);
     // Mostly the right latent shapes (to reach the decoder), sometimes wrong ones.
-    let mut shapes = vec![(arch.latent_channels as u32, exact_h, exact_w)];
-    if arch.has_hyperprior() {
-        shapes.insert(0, (arch.hyper_channels as u32, side_h, side_w));
-    }
+    let mut shapes: Vec<_> = codec
+        .shapes(width, height)
+        .in_file_order()
+        .iter()
+        .map(Grid::as_u32)
+        .collect();
     if c >= 200 {
         shapes[0] = (
             u32::from(c % 16) + 1,

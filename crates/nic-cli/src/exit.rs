@@ -59,7 +59,7 @@ fn classify(cause: &(dyn std::error::Error + 'static)) -> Option<i32> {
     if let Some(e) = cause.downcast_ref::<CompareError>() {
         return Some(match e {
             CompareError::Selection(_) => USAGE,
-            CompareError::Data(_) | CompareError::NoImages(_) => BAD_INPUT,
+            CompareError::NoImages(_) => BAD_INPUT,
             CompareError::Image(e) => image(e),
             CompareError::Codec(e) => codec(e),
             CompareError::Write { .. } => OUTPUT,
@@ -81,7 +81,11 @@ fn codec(e: &CodecError) -> i32 {
     match e {
         CodecError::Model(_) | CodecError::WrongModel { .. } => MODEL,
         CodecError::TooLarge { .. } => TOO_LARGE,
-        CodecError::Quality { .. } => USAGE,
-        CodecError::Format(_) | CodecError::Coding(_) | CodecError::Invalid(_) => BAD_NIC_FILE,
+        CodecError::Quality { .. } | CodecError::Request(_) => USAGE,
+        CodecError::Format(_) | CodecError::Coding(_) | CodecError::InvalidFile(_) => {
+            BAD_NIC_FILE
+        }
+        CodecError::Input(_) => BAD_INPUT,
+        CodecError::Device(_) => DEVICE,
     }
 }

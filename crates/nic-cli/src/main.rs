@@ -42,6 +42,11 @@ enum Command {
     /// Time training steps, encoding and decoding, and measure peak memory (nic's own figures;
     /// scripts/bench-vs-pytorch.sh puts them beside CompressAI's).
     Bench(cmd::bench::Args),
+    /// Write a model's weights as NumPy arrays (for loading them into another framework).
+    Export(cmd::export::Args),
+    /// Measure a model's ceilings on a folder of pictures: the synthesis of unquantized
+    /// latents, every rate level's quantizer, and finer quantizers past the top level.
+    Probe(cmd::probe::Args),
 }
 
 /// mimalloc's `mi_option_purge_delay`: its place in `enum mi_option_e` of the mimalloc 3 sources
@@ -80,14 +85,13 @@ fn main() {
         unsafe { std::env::set_var("NODEVICE_SELECT", "1") };
     }
     let cli = Cli::parse();
-    if let Some(n) = cli.threads {
-        if let Err(e) = rayon::ThreadPoolBuilder::new()
+    if let Some(n) = cli.threads
+        && let Err(e) = rayon::ThreadPoolBuilder::new()
             .num_threads(n)
             .build_global()
         {
             eprintln!("warning: --threads {n} ignored: {e}");
         }
-    }
     let result = match cli.command {
         Command::Train(a) => cmd::train::run(a),
         Command::Encode(a) => cmd::encode::run(a),
@@ -95,6 +99,8 @@ fn main() {
         Command::Info(a) => cmd::info::run(a),
         Command::Compare(a) => cmd::compare::run(a),
         Command::Bench(a) => cmd::bench::run(a),
+        Command::Probe(a) => cmd::probe::run(a),
+        Command::Export(a) => cmd::export::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {}", message(&e));

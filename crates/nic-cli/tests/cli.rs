@@ -398,10 +398,10 @@ fn bench_measures_a_case_and_exports_weights() {
     let count = |model: &Path, name: &str| {
         let weights = dir.path().join(name);
         ok(&[
-            "bench",
+            "export",
             "--model",
             model.to_str().unwrap(),
-            "--export-weights",
+            "--out",
             weights.to_str().unwrap(),
         ]);
         assert!(weights.join("model.json").is_file());

@@ -1,51 +1,17 @@
-//! One model and its entropy coder.
+//! One model at one quality: the transforms, the gains and the model's latent codec composed
+//! with the container.
 
 use std::sync::Arc;
 
-use nic_entropy::LatentCoder;
 use nic_format::{LatentPayload, NicFile};
-use nic_hyper::{Network, ScaleIndex};
-use nic_image::{Planar, RgbImage};
-use nic_model::burn::tensor::{Device, Tensor, TensorData};
-use nic_model::{Architecture, SavedModel};
-use thiserror::Error;
+use nic_image::RgbImage;
+use nic_model::SavedModel;
+use nic_model::burn::tensor::Device;
 
-use crate::tiles::{DEFAULT_TILE, tiles};
-
-/// Pixels per latent along each side.
-const S: usize = Architecture::STRIDE;
-
-/// Default limit on the image size in pixels. The transforms run in tiles of bounded size, but
-/// the picture, its latents and the file are held whole (a few bytes per pixel), so sizes
-/// beyond this are refused up front rather than exhausting memory on a hostile header;
-/// [`Codec::with_max_pixels`] changes it.
-pub const MAX_PIXELS: u64 = 16 << 20;
-
-#[derive(Debug, Error)]
-pub enum CodecError {
-    #[error("{0}")]
-    Model(String),
-    #[error(transparent)]
-    Format(#[from] nic_format::FormatError),
-    #[error(transparent)]
-    Coding(#[from] nic_entropy::CodingError),
-    #[error(
-        "this file was made with a different model (id {file}) than the one given (id {model}, {dir}); decode it with the model that encoded it"
-    )]
-    WrongModel {
-        file: String,
-        model: String,
-        dir: String,
-    },
-    #[error("{0}")]
-    Invalid(String),
-    #[error("quality {quality} is outside this model's range {lo}–{hi}")]
-    Quality { quality: f64, lo: f64, hi: f64 },
-    #[error(
-        "image of {width}×{height} pixels is over the limit of {limit} pixels (--max-pixels raises it)"
-    )]
-    TooLarge { width: u32, height: u32, limit: u64 },
-}
+use crate::latent_codec::LatentCodec;
+use crate::shapes::{Grid, PictureShapes};
+use crate::transforms::Transforms;
+use crate::{CodecError, MAX_PIXELS};
 
 /// Sizes and information content of one encoded image.
 #[derive(Debug, Clone, Copy)]
@@ -77,74 +43,37 @@ pub struct Latents {
 pub struct Analyzed {
     width: u32,
     height: u32,
-    lh: usize,
-    lw: usize,
+    shapes: PictureShapes,
     y: Vec<f32>,
 }
 
-/// The entropy coders of a model.
-enum Entropy {
-    /// One table per latent channel.
-    Factorized(LatentCoder),
-    /// Side latents with one table per channel; latents with the Gaussian table the integer
-    /// hyper-synthesis picks for each.
-    Hyper {
-        side: LatentCoder,
-        latents: LatentCoder,
-        synthesis: Network,
-        index: ScaleIndex,
-    },
-}
-
-/// A loaded model with its entropy coder, at one quality. Cloning is cheap (the model is
+/// A loaded model with its latent codec, at one quality. Cloning is cheap (the model is
 /// shared), so one variable-rate model serves every quality.
 #[derive(Clone)]
 pub struct Codec {
     pub model: Arc<SavedModel>,
-    entropy: Arc<Entropy>,
+    transforms: Transforms,
+    latent_codec: Arc<LatentCodec>,
     quality: f64,
-    device: Device,
     max_pixels: u64,
-    tile: usize,
 }
 
 impl Codec {
     pub fn new(model: SavedModel, device: Device) -> Result<Codec, CodecError> {
+        let latent_codec = LatentCodec::new(&model)?;
         let info = &model.info;
-        let entropy = match (&info.scale_tables, &model.compressor.hyper) {
-            (Some(scales), Some(hp)) => {
-                let synthesis = hp
-                    .integer_synthesis()
-                    .map_err(|e| CodecError::Model(e.to_string()))?;
-                if synthesis.outputs() != info.architecture.latent_channels {
-                    return Err(CodecError::Model(format!(
-                        "the hyper-synthesis predicts {} scales per position for {} latent channels",
-                        synthesis.outputs(),
-                        info.architecture.latent_channels
-                    )));
-                }
-                Entropy::Hyper {
-                    side: LatentCoder::new(&info.tables)?,
-                    latents: LatentCoder::new(&scales.tables)?,
-                    synthesis,
-                    index: scales.index().map_err(CodecError::Model)?,
-                }
-            }
-            (None, None) => Entropy::Factorized(LatentCoder::new(&info.tables)?),
-            _ => return Err(CodecError::Model("hyperprior without tables".into())),
-        };
         let quality = if info.architecture.is_variable_rate() {
             1.0
         } else {
             info.quality as f64
         };
+        let model = Arc::new(model);
         Ok(Codec {
-            model: Arc::new(model),
-            entropy: Arc::new(entropy),
+            transforms: Transforms::new(model.clone(), device),
+            model,
+            latent_codec: Arc::new(latent_codec),
             quality,
-            device,
             max_pixels: MAX_PIXELS,
-            tile: DEFAULT_TILE,
         })
     }
 
@@ -156,9 +85,10 @@ impl Codec {
     }
 
     /// Sets the side of the tiles the transforms run on, in latents (16 pixels each; default
-    /// [`DEFAULT_TILE`]). Smaller tiles use less memory and repeat more work at their margins.
+    /// [`crate::tiles::DEFAULT_TILE`]). Smaller tiles use less memory and repeat more work at
+    /// their margins.
     pub fn with_tile_size(mut self, latents: usize) -> Codec {
-        self.tile = latents.max(1);
+        self.transforms.tile = latents.max(1);
         self
     }
 
@@ -182,7 +112,7 @@ impl Codec {
     }
 
     pub fn device(&self) -> Device {
-        self.device.clone()
+        self.transforms.device.clone()
     }
 
     pub fn max_pixels(&self) -> u64 {
@@ -202,6 +132,11 @@ impl Codec {
         hex(&self.model.id)
     }
 
+    /// The tensors of a `width × height` picture's file under this model.
+    pub fn shapes(&self, width: u32, height: u32) -> PictureShapes {
+        PictureShapes::new(&self.model.info.architecture, width, height)
+    }
+
     /// Encodes a picture of any size from 1×1 at this codec's quality: it is padded to a
     /// multiple of the network's stride by repeating its edges, and the decoder crops the
     /// padding away. Large pictures go through the analysis transform in tiles (see
@@ -213,69 +148,41 @@ impl Codec {
     /// The analysis transform of a picture, for [`Codec::encode_analyzed`].
     pub fn analyze(&self, img: &RgbImage) -> Result<Analyzed, CodecError> {
         let (width, height) = (img.width(), img.height());
+        if width == 0 || height == 0 {
+            return Err(CodecError::Input("the picture has no pixels".into()));
+        }
         check_size(width, height, self.max_pixels)?;
-        let (lw, lh) = Architecture::latent_size(width, height);
-        let (lw, lh) = (lw as usize, lh as usize);
-        let y = self.analyze_tiles(img, lh, lw)?;
+        let shapes = self.shapes(width, height);
+        let y = self.transforms.analyze(img, shapes.latents)?;
         Ok(Analyzed {
             width,
             height,
-            lh,
-            lw,
+            shapes,
             y,
         })
     }
 
     /// Encodes analyzed latents at this codec's quality.
     pub fn encode_analyzed(&self, a: &Analyzed) -> Result<(Vec<u8>, EncodeStats), CodecError> {
-        let (lh, lw) = (a.lh, a.lw);
-        let plane = lh * lw;
-        let m = self.model.info.architecture.latent_channels;
         let latents = self.quantize(a)?;
-        let y_hat = self.tensor(&latents.y, [1, m, lh, lw]);
-        let (mut payloads, table_bits, side_bytes, ideal_bits) = match &*self.entropy {
-            Entropy::Factorized(coder) => {
-                let (ideal, _) = self.model.compressor.information_bits(y_hat, None);
-                let bits = coder.information_bits(&latents.y, plane)?;
-                let bytes = coder.encode(&latents.y, plane)?;
-                (vec![(m, lh, lw, bytes)], bits, 0, ideal)
-            }
-            Entropy::Hyper {
-                side,
-                latents: coder,
-                ..
-            } => {
-                let h = self.model.info.architecture.hyper_channels;
-                let (zw, zh) = Architecture::hyper_size(lw as u32, lh as u32);
-                let (zh, zw) = (zh as usize, zw as usize);
-                let indices = self.table_indices(&latents.z, zh, zw, lh, lw)?;
-                let z_hat = self.tensor(&latents.z, [1, h, zh, zw]);
-                let (ideal_y, ideal_z) = self.model.compressor.information_bits(y_hat, Some(z_hat));
-                let bits = side.information_bits(&latents.z, zh * zw)?
-                    + coder.information_bits_indexed(&latents.y, &indices)?;
-                let z_bytes = side.encode(&latents.z, zh * zw)?;
-                let y_bytes = coder.encode_indexed(&latents.y, &indices)?;
-                let side_bytes = z_bytes.len();
-                (
-                    vec![(h, zh, zw, z_bytes), (m, lh, lw, y_bytes)],
-                    bits,
-                    side_bytes,
-                    ideal_y + ideal_z,
-                )
-            }
-        };
-        let payload_bytes = payloads.iter().map(|p| p.3.len()).sum();
+        let grid = a.shapes.latents;
+        let coded = self.latent_codec.encode(&latents, grid)?;
+        let ideal_bits = self.latent_codec.ideal_bits(&self.transforms, &latents, grid);
+        let payload_bytes = coded.payloads.iter().map(Vec::len).sum();
         let file = NicFile {
             model_id: self.model.id,
             width: a.width,
             height: a.height,
             quality_milli: (self.quality * 1000.0).round() as u32,
-            latents: payloads
-                .drain(..)
-                .map(|(c, h, w, bytes)| LatentPayload {
-                    channels: c as u32,
-                    height: h as u32,
-                    width: w as u32,
+            latents: a
+                .shapes
+                .in_file_order()
+                .into_iter()
+                .zip(coded.payloads)
+                .map(|(g, bytes)| LatentPayload {
+                    channels: g.channels as u32,
+                    height: g.height as u32,
+                    width: g.width as u32,
                     bytes,
                 })
                 .collect(),
@@ -285,9 +192,9 @@ impl Codec {
             file_bytes: out.len(),
             header_bytes: out.len() - payload_bytes - 4,
             payload_bytes,
-            side_bytes,
+            side_bytes: coded.side_bytes,
             ideal_bits,
-            table_bits,
+            table_bits: coded.table_bits,
         };
         Ok((out, stats))
     }
@@ -296,44 +203,26 @@ impl Codec {
     /// latents times the quality's gains, rounded (ties to even, as burn rounds them), and the
     /// rounded side latents of the hyperprior.
     pub fn quantize(&self, a: &Analyzed) -> Result<Latents, CodecError> {
-        let m = self.model.info.architecture.latent_channels;
-        let plane = a.lh * a.lw;
-        let gains = self.gains(self.quality).map(|(g, _)| g);
+        let plane = a.shapes.latents.plane();
         let mut gained = a.y.clone();
-        if let Some(g) = &gains {
+        if let Some((g, _)) = self.gains(self.quality) {
             for (c, chunk) in gained.chunks_exact_mut(plane).enumerate() {
                 chunk.iter_mut().for_each(|v| *v *= g[c]);
             }
         }
-        let z = match &*self.entropy {
-            Entropy::Factorized(_) => Vec::new(),
-            Entropy::Hyper { .. } => {
-                let y = self.tensor_f32(gained.clone(), [1, m, a.lh, a.lw]);
-                let z = self.model.compressor.side_latents(y);
-                to_integers(
-                    z.into_data()
-                        .try_into_vec::<f32>()
-                        .map_err(|e| CodecError::Invalid(format!("reading side latents: {e:?}")))?,
-                )
-            }
-        };
-        Ok(Latents {
-            y: to_integers(gained),
-            z,
-        })
+        self.latent_codec
+            .quantize(&self.transforms, gained, a.shapes.latents)
     }
 
     /// Decodes a parsed file made by this model.
     pub fn decode(&self, file: &NicFile) -> Result<RgbImage, CodecError> {
         let latents = self.latents(file)?;
-        let (lw, lh) = Architecture::latent_size(file.width, file.height);
         let quality = file.quality_milli as f64 / 1000.0;
         let inverse = self.gains(quality).map(|(_, inv)| inv);
-        self.synthesize(
+        self.transforms.synthesize(
             &latents.y,
             inverse.as_deref(),
-            lh as usize,
-            lw as usize,
+            self.shapes(file.width, file.height).latents,
             file.width,
             file.height,
         )
@@ -342,6 +231,15 @@ impl Codec {
     /// The integers of a file made by this model, entropy-decoded (the first half of
     /// [`Codec::decode`]); equal to what [`Codec::quantize`] gave the encoder.
     pub fn latents(&self, file: &NicFile) -> Result<Latents, CodecError> {
+        self.check(file)?;
+        let payloads: Vec<&[u8]> = file.latents.iter().map(|l| l.bytes.as_slice()).collect();
+        let grid = self.shapes(file.width, file.height).latents;
+        self.latent_codec.decode(&payloads, grid)
+    }
+
+    /// Whether `file` is one this codec can decode: made by this model, within the size
+    /// limit, at a quality of the model's range, with the tensors its size implies.
+    fn check(&self, file: &NicFile) -> Result<(), CodecError> {
         if file.model_id != self.model.id {
             let info = &self.model.info;
             return Err(CodecError::WrongModel {
@@ -353,77 +251,37 @@ impl Codec {
                 },
             });
         }
+        if file.width == 0 || file.height == 0 {
+            return Err(CodecError::InvalidFile("the picture has no pixels".into()));
+        }
         check_size(file.width, file.height, self.max_pixels)?;
         if self.model.info.architecture.is_variable_rate() {
             let (lo, hi) = self.quality_range();
             let q = file.quality_milli as f64 / 1000.0;
             if !(lo..=hi).contains(&q) {
-                return Err(CodecError::Invalid(format!(
+                return Err(CodecError::InvalidFile(format!(
                     "quality {q} is outside this model's range {lo}–{hi}"
                 )));
             }
         }
-        let arch = self.model.info.architecture;
-        let m = arch.latent_channels;
-        let (lw, lh) = Architecture::latent_size(file.width, file.height);
-        let (zw, zh) = Architecture::hyper_size(lw, lh);
-        let mut shapes = vec![(m as u32, lh, lw)];
-        if arch.has_hyperprior() {
-            shapes.insert(0, (arch.hyper_channels as u32, zh, zw));
-        }
+        let expected: Vec<_> = self
+            .shapes(file.width, file.height)
+            .in_file_order()
+            .iter()
+            .map(Grid::as_u32)
+            .collect();
         let got: Vec<_> = file
             .latents
             .iter()
             .map(|l| (l.channels, l.height, l.width))
             .collect();
-        if got != shapes {
-            return Err(CodecError::Invalid(format!(
-                "latent tensors {got:?} do not match a {}×{} image and this model ({shapes:?})",
+        if got != expected {
+            return Err(CodecError::InvalidFile(format!(
+                "latent tensors {got:?} do not match a {}×{} image and this model ({expected:?})",
                 file.width, file.height
             )));
         }
-        let (lh, lw) = (lh as usize, lw as usize);
-        match &*self.entropy {
-            Entropy::Factorized(coder) => Ok(Latents {
-                y: coder.decode(&file.latents[0].bytes, lh * lw)?,
-                z: Vec::new(),
-            }),
-            Entropy::Hyper { side, latents, .. } => {
-                let (zh, zw) = (zh as usize, zw as usize);
-                let z = side.decode(&file.latents[0].bytes, zh * zw)?;
-                let indices = self.table_indices(&z, zh, zw, lh, lw)?;
-                let y = latents.decode_indexed(&file.latents[1].bytes, &indices)?;
-                Ok(Latents { y, z })
-            }
-        }
-    }
-
-    /// The table of every latent, from the side latents, in integer arithmetic only: the
-    /// encoder and the decoder get the same indices on any machine.
-    fn table_indices(
-        &self,
-        z: &[i32],
-        zh: usize,
-        zw: usize,
-        lh: usize,
-        lw: usize,
-    ) -> Result<Vec<u8>, CodecError> {
-        let Entropy::Hyper {
-            synthesis, index, ..
-        } = &*self.entropy
-        else {
-            unreachable!("only hyperprior models have table indices")
-        };
-        let scales = synthesis
-            .run(z, zh, zw)
-            .map_err(|e| CodecError::Invalid(e.to_string()))?;
-        let mut out = Vec::with_capacity(scales.channels * lh * lw);
-        for plane in scales.data.chunks_exact(scales.height * scales.width) {
-            for row in plane.chunks_exact(scales.width).take(lh) {
-                out.extend(row[..lw].iter().map(|&s| index.index(s)));
-            }
-        }
-        Ok(out)
+        Ok(())
     }
 
     /// Gains and inverse gains at `quality` (variable-rate models only).
@@ -431,117 +289,9 @@ impl Codec {
         let g = self.model.compressor.gains.as_ref()?;
         Some(g.at_quality(quality))
     }
-
-    fn tensor(&self, values: &[i32], shape: [usize; 4]) -> Tensor<4> {
-        self.tensor_f32(values.iter().map(|&v| v as f32).collect(), shape)
-    }
-
-    fn tensor_f32(&self, values: Vec<f32>, shape: [usize; 4]) -> Tensor<4> {
-        Tensor::<4>::from_data(TensorData::new(values, shape), &self.device)
-    }
-
-    /// The analysis transform, tile by tile: the unrounded latents (`[channels][row][col]`).
-    fn analyze_tiles(&self, img: &RgbImage, lh: usize, lw: usize) -> Result<Vec<f32>, CodecError> {
-        let channels = self.model.info.architecture.latent_channels;
-        let plane = lh * lw;
-        let mut latents = vec![0.0f32; channels * plane];
-        for t in tiles(lh, lw, self.tile) {
-            let region = Planar::region(
-                img,
-                t.ext_cols.start * S,
-                t.ext_rows.start * S,
-                t.ext_cols.len() * S,
-                t.ext_rows.len() * S,
-            );
-            let x = self.tensor_f32(region.data, [1, 3, region.height, region.width]);
-            let (top, left) = t.offset();
-            let y = self.model.compressor.analyze(x).slice([
-                0..1,
-                0..channels,
-                top..top + t.rows.len(),
-                left..left + t.cols.len(),
-            ]);
-            let tile_values = y
-                .into_data()
-                .try_into_vec::<f32>()
-                .map_err(|e| CodecError::Invalid(format!("reading latents: {e:?}")))?;
-            let width = t.cols.len();
-            for (i, row) in tile_values.chunks_exact(width).enumerate() {
-                let (c, r) = (i / t.rows.len(), i % t.rows.len());
-                let start = c * plane + (t.rows.start + r) * lw + t.cols.start;
-                latents[start..start + width].copy_from_slice(row);
-            }
-        }
-        Ok(latents)
-    }
-
-    /// The synthesis transform, tile by tile, into a `width × height` picture (the padding
-    /// beyond it dropped). `inverse` are the per-channel inverse gains of a variable-rate model.
-    fn synthesize(
-        &self,
-        values: &[i32],
-        inverse: Option<&[f32]>,
-        lh: usize,
-        lw: usize,
-        width: u32,
-        height: u32,
-    ) -> Result<RgbImage, CodecError> {
-        let m = self.model.info.architecture.latent_channels;
-        let plane = lh * lw;
-        let mut out = RgbImage::new(width, height);
-        for t in tiles(lh, lw, self.tile) {
-            let (eh, ew) = (t.ext_rows.len(), t.ext_cols.len());
-            let mut floats = Vec::with_capacity(m * eh * ew);
-            for c in 0..m {
-                let g = inverse.map_or(1.0, |inv| inv[c]);
-                for r in t.ext_rows.clone() {
-                    let row = &values[c * plane + r * lw..][..lw];
-                    floats.extend(row[t.ext_cols.clone()].iter().map(|&v| v as f32 * g));
-                }
-            }
-            let y_hat = self.tensor_f32(floats, [1, m, eh, ew]);
-            let (top, left) = t.offset();
-            let (h, w) = (t.rows.len() * S, t.cols.len() * S);
-            let x_hat = self.model.compressor.synthesize(y_hat).slice([
-                0..1,
-                0..3,
-                top * S..top * S + h,
-                left * S..left * S + w,
-            ]);
-            let data = x_hat
-                .into_data()
-                .try_into_vec::<f32>()
-                .map_err(|e| CodecError::Invalid(format!("reading pixels: {e:?}")))?;
-            let planar = Planar {
-                width: w,
-                height: h,
-                data,
-            };
-            planar.paste_into(&mut out, t.cols.start * S, t.rows.start * S);
-        }
-        Ok(out)
-    }
-}
-
-/// Rounds to integers, ties to even (as burn's `round`, which the training and the ideal
-/// information content use); non-finite values become 0.
-fn to_integers(values: Vec<f32>) -> Vec<i32> {
-    values
-        .into_iter()
-        .map(|v| {
-            if v.is_finite() {
-                v.round_ties_even() as i32
-            } else {
-                0
-            }
-        })
-        .collect()
 }
 
 fn check_size(width: u32, height: u32, limit: u64) -> Result<(), CodecError> {
-    if width == 0 || height == 0 {
-        return Err(CodecError::Invalid("image has no pixels".into()));
-    }
     if width as u64 * height as u64 > limit {
         return Err(CodecError::TooLarge {
             width,
@@ -559,7 +309,7 @@ pub(crate) fn hex(id: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nic_model::{Compressor, Gains, ModelInfo};
+    use nic_model::{Architecture, Compressor, Gains, ModelInfo};
 
     /// burn's random state is global: tests that draw weights take turns.
     static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -627,8 +377,10 @@ mod tests {
     fn tiles_give_the_whole_picture_result_without_seams() {
         let (whole, tiled) = (tiny_codec(5), tiny_codec(5).with_tile_size(2));
         let img = textured(100, 70); // 7×5 latents: 12 tiles, inner and edge ones
-        let a = whole.analyze_tiles(&img, 5, 7).unwrap();
-        let b = tiled.analyze_tiles(&img, 5, 7).unwrap();
+        let grid = whole.shapes(100, 70).latents;
+        assert_eq!((grid.height, grid.width), (5, 7));
+        let a = whole.transforms.analyze(&img, grid).unwrap();
+        let b = tiled.transforms.analyze(&img, grid).unwrap();
         let scale = a.iter().fold(0.0f32, |m, v| m.max(v.abs()));
         let worst = a
             .iter()
@@ -641,8 +393,8 @@ mod tests {
 
         // Latents with something in every position, so every tile's output matters.
         let values: Vec<i32> = (0..8 * 35).map(|i| (i * 7 % 11) - 5).collect();
-        let pa = whole.synthesize(&values, None, 5, 7, 100, 70).unwrap();
-        let pb = tiled.synthesize(&values, None, 5, 7, 100, 70).unwrap();
+        let pa = whole.transforms.synthesize(&values, None, grid, 100, 70).unwrap();
+        let pb = tiled.transforms.synthesize(&values, None, grid, 100, 70).unwrap();
         let (ra, rb) = (pa.as_raw(), pb.as_raw());
         assert!(
             ra.iter().any(|&v| v != ra[0]),

@@ -1,15 +1,55 @@
-//! The codec: a picture → analysis transform → rounding → range coding → `.nic` bytes, and
-//! back through the same tables and the synthesis transform. Large pictures go through the
-//! transforms in overlapping tiles ([`tiles`]), so memory stays bounded.
+//! The codec: a picture → analysis transform → gains → rounding → entropy coding → `.nic`
+//! bytes, and back through the same tables and the synthesis transform.
 //!
-//! [`ModelSet`] finds the models of each quality in a model folder; [`Codec`] is one loaded
-//! model with its entropy coder.
+//! One module per stage of that flow: [`shapes`] says which integer tensors a picture's file
+//! holds; the transforms run on the device in overlapping tiles ([`tiles`]), so memory stays
+//! bounded; one latent codec per entropy model (a factorized prior, a scale hyperprior) turns
+//! the rounded latents into payloads and back; [`Codec`] composes them with the container
+//! and the model's gains. [`ModelSet`] finds the models of each quality in a model folder,
+//! and [`encode_to_target`] searches the quality for a size or PSNR target; an [`Encoder`]
+//! carries out an [`EncodeRequest`] (a quality or a target, and limits) picture after picture.
+//!
+//! ```
+//! use nic_codec::{EncodeRequest, Encoder, ModelSet, Rate, Target};
+//! use nic_format::NicFile;
+//! use nic_image::RgbImage;
+//! use nic_model::burn::tensor::Device;
+//!
+//! let device = Device::flex();
+//! let models = ModelSet::open("../../models/default".as_ref())?;
+//! let picture = RgbImage::from_fn(96, 64, |x, y| nic_image::image::Rgb([x as u8, y as u8, 90]));
+//! let request = EncodeRequest {
+//!     rate: Rate::Target(Target::Bpp(0.5)),
+//!     ..EncodeRequest::default()
+//! };
+//! let encoded = Encoder::new(models.clone(), &device, request)?.encode(&picture)?;
+//! assert!(encoded.bytes.len() * 8 <= 96 * 64 / 2 || !encoded.search.unwrap().met);
+//!
+//! let file = NicFile::parse(&encoded.bytes)?;
+//! let decoded = models.load_for(&file, &device)?.decode(&file)?;
+//! assert_eq!(decoded.dimensions(), (96, 64));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod codec;
+mod error;
+mod latent_codec;
 mod models;
+mod request;
+pub mod shapes;
 mod target;
 pub mod tiles;
+mod transforms;
 
-pub use codec::{Analyzed, Codec, CodecError, EncodeStats, Latents, MAX_PIXELS};
+pub use codec::{Analyzed, Codec, EncodeStats, Latents};
+pub use error::CodecError;
 pub use models::{ModelSet, default_model_dir};
+pub use request::{EncodeRequest, Encoded, Encoder, Rate, Search};
+pub use shapes::{Grid, PictureShapes};
 pub use target::{Target, Targeted, encode_to_target};
+
+/// Default limit on the image size in pixels. The transforms run in tiles of bounded size, but
+/// the picture, its latents and the file are held whole (a few bytes per pixel), so sizes
+/// beyond this are refused up front rather than exhausting memory on a hostile header;
+/// [`Codec::with_max_pixels`] changes it.
+pub const MAX_PIXELS: u64 = 16 << 20;

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use nic_format::NicFile;
 use nic_model::burn::tensor::Device;
 use nic_model::{INFO_FILE, SavedModel};
 
@@ -89,6 +90,15 @@ impl ModelSet {
         }
     }
 
+    /// The quality `nic encode` uses when none is given: 4 of a variable-rate model's levels
+    /// (about 0.5 bpp on photographs), or 2 of a set of single-rate models.
+    pub fn default_quality(&self) -> f64 {
+        match self.kind {
+            Kind::Variable { .. } => 4.0,
+            Kind::Fixed(_) => 2.0,
+        }
+    }
+
     pub fn is_variable_rate(&self) -> bool {
         matches!(self.kind, Kind::Variable { .. })
     }
@@ -116,6 +126,16 @@ impl ModelSet {
 }
 
 impl ModelSet {
+    /// The codec that decodes `file`: the model of the quality it was encoded at. A quality
+    /// outside the models' range is the file's fault, not the caller's.
+    pub fn load_for(&self, file: &NicFile, device: &Device) -> Result<Codec, CodecError> {
+        self.load(file.quality_milli as f64 / 1000.0, device)
+            .map_err(|e| match e {
+                CodecError::Quality { .. } => CodecError::InvalidFile(format!("the file's {e}")),
+                e => e,
+            })
+    }
+
     /// A codec for each of [`ModelSet::qualities`] (a variable-rate model is loaded once and
     /// shared).
     pub fn load_all(&self, device: &Device) -> Result<Vec<Codec>, CodecError> {

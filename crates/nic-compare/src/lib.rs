@@ -31,8 +31,6 @@ pub const ANCHOR: &str = "jpeg-turbo-420";
 #[derive(Debug, thiserror::Error)]
 pub enum CompareError {
     #[error(transparent)]
-    Data(#[from] nic_data::DataError),
-    #[error(transparent)]
     Image(#[from] nic_image::ImageError),
     #[error(transparent)]
     Codec(#[from] nic_codec::CodecError),
@@ -123,7 +121,7 @@ pub fn select_images(
     limit: Option<usize>,
     exclude: Option<&Path>,
 ) -> Result<Vec<PathBuf>, CompareError> {
-    let mut files = nic_data::list_images(dir)?;
+    let mut files = nic_image::list_images(dir)?;
     if let Some(out) = exclude.and_then(|o| o.canonicalize().ok()) {
         files.retain(|p| p.canonicalize().map_or(true, |p| !p.starts_with(&out)));
     }

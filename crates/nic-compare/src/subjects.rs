@@ -5,7 +5,7 @@ use std::path::Path;
 
 use nic_baselines::{LosslessCodec, LossyCodec};
 use nic_codec::{Codec, ModelSet};
-use nic_format::{Header, NicFile};
+use nic_format::NicFile;
 use nic_image::RgbImage;
 use nic_model::burn::tensor::Device;
 use serde::Serialize;
@@ -125,11 +125,15 @@ impl Subject for Nic {
     }
 
     fn encode(&self, image: &RgbImage, quality: u8) -> Result<Encoded, CompareError> {
-        let (bytes, stats) = self.codec(quality)?.encode(image)?;
-        let (header, _) = Header::parse(&bytes).map_err(nic_codec::CodecError::from)?;
-        let tensor_bytes: Vec<usize> = header.shapes.iter().map(|s| s.payload_len).collect();
+        let codec = self.codec(quality)?;
+        let (bytes, stats) = codec.encode(image)?;
+        // Payload sizes in file order: side latents first, with a hyperprior.
+        let mut tensor_bytes = vec![stats.payload_bytes - stats.side_bytes];
+        if codec.model.info.architecture.has_hyperprior() {
+            tensor_bytes.insert(0, stats.side_bytes);
+        }
         let breakdown = RateBreakdown {
-            container_bytes: bytes.len() - tensor_bytes.iter().sum::<usize>(),
+            container_bytes: stats.file_bytes - stats.payload_bytes,
             tensor_bytes,
             ideal_bits: stats.ideal_bits,
         };

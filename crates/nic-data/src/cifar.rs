@@ -21,7 +21,7 @@ const TEST_FILE: &str = "test_batch.bin";
 
 /// Decodes whole records; the labels are not needed for compression and are skipped.
 pub fn read_cifar_records(bytes: &[u8]) -> Result<Vec<RgbImage>, DataError> {
-    if bytes.len() % RECORD != 0 {
+    if !bytes.len().is_multiple_of(RECORD) {
         return Err(DataError::Invalid(format!(
             "CIFAR-10 batch of {} bytes is not a whole number of {RECORD}-byte records",
             bytes.len()

@@ -1,49 +1,17 @@
 //! Any folder of pictures, searched recursively.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use nic_image::RgbImage;
+use nic_image::{ImageError, RgbImage, list_images};
 
 use crate::DataError;
 
-const EXTENSIONS: &[&str] = &[
-    "png", "jpg", "jpeg", "bmp", "gif", "tif", "tiff", "webp", "ppm", "pgm", "pnm", "pbm", "tga",
-    "qoi",
-];
-
-/// Image files under `dir`, by extension, sorted so the order (and so training) is reproducible.
-pub fn list_images(dir: &Path) -> Result<Vec<PathBuf>, DataError> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let entries = std::fs::read_dir(&d).map_err(|source| DataError::Io {
-            path: d.clone(),
-            source,
-        })?;
-        for e in entries {
-            let e = e.map_err(|source| DataError::Io {
-                path: d.clone(),
-                source,
-            })?;
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p
-                .extension()
-                .and_then(|x| x.to_str())
-                .is_some_and(|x| EXTENSIONS.contains(&x.to_ascii_lowercase().as_str()))
-            {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
 /// Decodes every image under `dir` to RGB8, on all cores.
 pub fn load_folder(dir: &Path) -> Result<Vec<RgbImage>, DataError> {
-    let files = list_images(dir)?;
+    let files = list_images(dir).map_err(|e| match e {
+        ImageError::Read { path, source } => DataError::Io { path, source },
+        e => DataError::Invalid(e.to_string()),
+    })?;
     if files.is_empty() {
         return Err(DataError::Invalid(format!(
             "{}: no images found",

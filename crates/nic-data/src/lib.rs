@@ -16,7 +16,8 @@ use nic_image::RgbImage;
 use thiserror::Error;
 
 pub use cifar::{read_cifar_dir, read_cifar_records, read_cifar_tar_gz};
-pub use folder::{list_images, load_folder};
+pub use folder::load_folder;
+pub use nic_image::list_images;
 pub use sampler::{Sampler, center_crops, epoch_order};
 
 #[derive(Debug, Error)]

@@ -42,7 +42,7 @@ impl<'a> Sampler<'a> {
         seed: u64,
     ) -> (Self, usize) {
         assert!(
-            mosaic >= 1 && crop % mosaic == 0,
+            mosaic >= 1 && crop.is_multiple_of(mosaic),
             "crop must be a multiple of mosaic"
         );
         let tile = crop / mosaic;

@@ -39,7 +39,7 @@ impl ChannelTable {
     ///
     pub fn from_pmf(offset: i32, pmf: &[f64], escape: f64) -> Result<Self, TableError> {
         let n = pmf.len() + 1;
-        if n < 2 || n > MAX_SYMBOLS {
+        if !(2..=MAX_SYMBOLS).contains(&n) {
             return Err(TableError::BadLength(n));
         }
         let probs: Vec<f64> = pmf

@@ -9,6 +9,24 @@
 //! Parsing never trusts the file: every length is checked against the bytes that are actually
 //! there before anything is allocated, so a short or hostile file is an error, not a panic or a
 //! huge allocation.
+//!
+//! ```
+//! use nic_format::{Header, LatentPayload, NicFile};
+//!
+//! let file = NicFile {
+//!     model_id: [1, 2, 3, 4],
+//!     width: 40,
+//!     height: 20,
+//!     quality_milli: 4500,
+//!     latents: vec![LatentPayload { channels: 8, height: 2, width: 3, bytes: vec![7; 12] }],
+//! };
+//! let bytes = file.to_bytes()?;
+//! assert_eq!(NicFile::parse(&bytes)?, file);
+//! // The header alone, without reading (or trusting) the payloads.
+//! let (header, _) = Header::parse(&bytes)?;
+//! assert_eq!((header.width, header.shapes[0].payload_len), (40, 12));
+//! # Ok::<(), nic_format::FormatError>(())
+//! ```
 
 mod varint;
 
@@ -42,7 +60,7 @@ pub struct LatentPayload {
 
 impl LatentPayload {
     /// Number of latent values, or `None` if it does not fit in `usize`.
-    pub fn len(&self) -> Option<usize> {
+    pub fn value_count(&self) -> Option<usize> {
         (self.channels as usize)
             .checked_mul(self.height as usize)?
             .checked_mul(self.width as usize)

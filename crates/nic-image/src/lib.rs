@@ -5,9 +5,11 @@
 //! [`Planar`] is the channel-first float layout the transforms take, with the padding to the
 //! network's stride and the crop back.
 
+mod folder;
 mod io;
 mod planar;
 
+pub use folder::list_images;
 pub use image::{self, RgbImage};
 pub use io::{ImageError, Loaded, load_rgb8, load_rgb8_within, rgb8_from_dynamic, save_png};
 pub use planar::Planar;

@@ -4,17 +4,69 @@
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
 
-use crate::hyper::{gaussian_likelihood, pad_to_multiple};
 use crate::{Analysis, Architecture, FactorizedPrior, Gains, Hyperprior, Synthesis};
+
+/// How a model codes its latents: the one place the kind of model is told apart.
+// One per model and never moved in bulk, so the hyperprior's size is no reason to box it
+// (which burn's module derive would not see through).
+#[allow(clippy::large_enum_variant)]
+#[derive(Module, Debug)]
+pub enum EntropyModel {
+    /// One learned density per latent channel.
+    Factorized(FactorizedPrior),
+    /// Side latents, with their own factorized prior, that predict a zero-mean Gaussian's
+    /// scale for every latent.
+    ScaleHyperprior(Hyperprior),
+}
+
+impl EntropyModel {
+    pub fn new(arch: &Architecture, device: &Device) -> Self {
+        if arch.has_hyperprior() {
+            EntropyModel::ScaleHyperprior(Hyperprior::new(arch, device))
+        } else {
+            EntropyModel::Factorized(FactorizedPrior::new(arch.latent_channels, device))
+        }
+    }
+
+    /// The factorized prior whose integer tables the model's files use: of the latents, or of
+    /// a hyperprior's side latents.
+    pub fn factorized_prior(&self) -> &FactorizedPrior {
+        match self {
+            EntropyModel::Factorized(p) => p,
+            EntropyModel::ScaleHyperprior(hp) => &hp.prior,
+        }
+    }
+
+    /// The hyperprior, if this is one.
+    pub fn hyperprior(&self) -> Option<&Hyperprior> {
+        match self {
+            EntropyModel::ScaleHyperprior(hp) => Some(hp),
+            EntropyModel::Factorized(_) => None,
+        }
+    }
+
+    /// Likelihoods of rounded (gained) latents `y_hat` and, with a hyperprior, of the rounded
+    /// side latents of the unrounded `y`; `y` is not used by a factorized prior.
+    pub fn rounded_likelihoods(
+        &self,
+        y: Tensor<4>,
+        y_hat: Tensor<4>,
+    ) -> (Tensor<4>, Option<Tensor<4>>) {
+        match self {
+            EntropyModel::Factorized(p) => (p.likelihood(y_hat), None),
+            EntropyModel::ScaleHyperprior(hp) => {
+                let (l, side) = hp.likelihoods(y_hat, hp.side_latents(y).round());
+                (l, Some(side))
+            }
+        }
+    }
+}
 
 #[derive(Module, Debug)]
 pub struct Compressor {
     pub analysis: Analysis,
     pub synthesis: Synthesis,
-    /// The factorized prior of the latents, in models without a hyperprior.
-    pub prior: Option<FactorizedPrior>,
-    /// The scale hyperprior, which then models the latents instead.
-    pub hyper: Option<Hyperprior>,
+    pub entropy: EntropyModel,
     /// Per-level gains of a variable-rate model.
     pub gains: Option<Gains>,
 }
@@ -41,11 +93,11 @@ pub struct Targets<'a> {
     pub lambdas: &'a [f64],
 }
 
-/// Uniform noise in ±½ standing in for rounding during training, shaped like the latents and
-/// (with a hyperprior) the side latents; see [`Compressor::noise_shapes`].
-pub struct Noise {
-    pub y: Tensor<4>,
-    pub z: Option<Tensor<4>>,
+/// Which latents a tensor of training noise is for (see [`Compressor::rd_train`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoiseFor {
+    Latents,
+    SideLatents,
 }
 
 impl Compressor {
@@ -54,9 +106,7 @@ impl Compressor {
         Compressor {
             analysis: Analysis::new(arch, device),
             synthesis: Synthesis::new(arch, device),
-            prior: (!arch.has_hyperprior())
-                .then(|| FactorizedPrior::new(arch.latent_channels, device)),
-            hyper: arch.has_hyperprior().then(|| Hyperprior::new(arch, device)),
+            entropy: EntropyModel::new(arch, device),
             gains: arch
                 .is_variable_rate()
                 .then(|| Gains::new(&vec![1.0; levels], 1.0, arch.latent_channels, device)),
@@ -68,18 +118,27 @@ impl Compressor {
     /// discretized one), while the synthesis sees the rounded latents with a straight-through
     /// gradient, so it is trained on exactly what the decoder will get.
     ///
-    /// The noise is passed in rather than drawn here so that the caller controls its seed:
-    /// burn's random state is global to the process, which would make runs irreproducible.
-    pub fn rd_train(&self, x: Tensor<4>, noise: Noise, targets: Targets) -> RdOutput {
+    /// `noise(which, shape)` gives uniform noise in ±½ of that shape. It is passed in rather
+    /// than drawn here so that the caller controls its seed: burn's random state is global to
+    /// the process, which would make runs irreproducible.
+    pub fn rd_train(
+        &self,
+        x: Tensor<4>,
+        noise: &dyn Fn(NoiseFor, [usize; 4]) -> Tensor<4>,
+        targets: Targets,
+    ) -> RdOutput {
         let (y, inverse) = self.gained_latents(x.clone(), targets.levels);
-        let (likelihood, side) = match &self.hyper {
-            Some(hp) => {
-                let z = self.side_latents(y.clone()) + noise.z.expect("side-latent noise");
-                let side = hp.prior.likelihood(z.clone());
-                let scales = crop_like(hp.scales(z), &y);
-                (gaussian_likelihood(y.clone() + noise.y, scales), Some(side))
+        let noisy = |t: Tensor<4>, which| {
+            let shape = t.dims();
+            t + noise(which, shape)
+        };
+        let (likelihood, side) = match &self.entropy {
+            EntropyModel::Factorized(p) => (p.likelihood(noisy(y.clone(), NoiseFor::Latents)), None),
+            EntropyModel::ScaleHyperprior(hp) => {
+                let z = noisy(hp.side_latents(y.clone()), NoiseFor::SideLatents);
+                let (l, side) = hp.likelihoods(noisy(y.clone(), NoiseFor::Latents), z);
+                (l, Some(side))
             }
-            None => (self.factorized().likelihood(y.clone() + noise.y), None),
         };
         let y_st = y.clone() + (y.clone().round() - y).detach();
         let x_hat = self.synthesis.forward(apply(y_st, inverse));
@@ -90,41 +149,13 @@ impl Compressor {
     /// content of the quantized latents under the (floating-point) entropy model.
     pub fn rd_eval(&self, x: Tensor<4>, targets: Targets) -> RdOutput {
         let (y, inverse) = self.gained_latents(x.clone(), targets.levels);
-        let z_hat = self
-            .hyper
-            .as_ref()
-            .map(|_| self.side_latents(y.clone()).round());
-        let y_hat = y.round();
-        let (likelihood, side) = self.likelihoods(y_hat.clone(), z_hat);
+        let y_hat = y.clone().round();
+        let (likelihood, side) = self.entropy.rounded_likelihoods(y, y_hat.clone());
         let x_hat = self
             .synthesis
             .forward(apply(y_hat, inverse))
             .clamp(0.0, 1.0);
         rd(x, x_hat, likelihood, side, targets.lambdas)
-    }
-
-    /// Likelihoods of rounded latents and, with a hyperprior, of the rounded side latents
-    /// `z_hat` that predict their scales.
-    fn likelihoods(
-        &self,
-        y_hat: Tensor<4>,
-        z_hat: Option<Tensor<4>>,
-    ) -> (Tensor<4>, Option<Tensor<4>>) {
-        match &self.hyper {
-            Some(hp) => {
-                let z_hat = z_hat.expect("side latents for a hyperprior model");
-                let side = hp.prior.likelihood(z_hat.clone());
-                let scales = crop_like(hp.scales(z_hat), &y_hat);
-                (gaussian_likelihood(y_hat, scales), Some(side))
-            }
-            None => (self.factorized().likelihood(y_hat), None),
-        }
-    }
-
-    fn factorized(&self) -> &FactorizedPrior {
-        self.prior
-            .as_ref()
-            .expect("a model without a hyperprior has a factorized prior")
     }
 
     /// Analysis, then each image's gains (if the model has them); also the inverse gains.
@@ -139,55 +170,25 @@ impl Compressor {
         }
     }
 
-    /// Shapes of the training noise for a `[batch, 3, h, w]` input: latents, side latents.
-    pub fn noise_shapes(
-        &self,
-        batch: usize,
-        height: usize,
-        width: usize,
-    ) -> ([usize; 4], Option<[usize; 4]>) {
-        let (lh, lw) = (
-            height.div_ceil(Architecture::STRIDE),
-            width.div_ceil(Architecture::STRIDE),
-        );
-        let m = self.analysis.latent_channels();
-        let z = self.hyper.as_ref().map(|hp| {
-            let s = Architecture::HYPER_STRIDE;
-            [batch, hp.prior.channels(), lh.div_ceil(s), lw.div_ceil(s)]
-        });
-        ([batch, m, lh, lw], z)
-    }
-
     /// Image (`[batch, 3, h, w]`, h and w multiples of 16) → unquantized latents, before any
     /// gain.
     pub fn analyze(&self, x: Tensor<4>) -> Tensor<4> {
         self.analysis.forward(x)
     }
 
-    /// (Gained) latents → unquantized side latents of the hyperprior.
-    pub fn side_latents(&self, y: Tensor<4>) -> Tensor<4> {
-        let hp = self.hyper.as_ref().expect("a model with a hyperprior");
-        hp.analyze(pad_to_multiple(y, Architecture::HYPER_STRIDE))
-    }
-
     /// Quantized latents (inverse gains already applied) → image, clamped to 0..=1.
     pub fn synthesize(&self, y_hat: Tensor<4>) -> Tensor<4> {
         self.synthesis.forward(y_hat).clamp(0.0, 1.0)
     }
+}
 
-    /// Ideal information content, in bits, of rounded (gained) latents and, with a
-    /// hyperprior, of their rounded side latents, under the floating-point entropy model:
-    /// (latents, side latents).
-    pub fn information_bits(&self, y_hat: Tensor<4>, z_hat: Option<Tensor<4>>) -> (f64, f64) {
-        let bits = |l: Tensor<4>| {
-            l.log()
-                .sum()
-                .div_scalar(-std::f64::consts::LN_2)
-                .into_scalar::<f32>() as f64
-        };
-        let (likelihood, side) = self.likelihoods(y_hat, z_hat);
-        (bits(likelihood), side.map_or(0.0, bits))
-    }
+/// The information content, in bits, of values with these likelihoods.
+pub fn information_bits(likelihood: Tensor<4>) -> f64 {
+    likelihood
+        .log()
+        .sum()
+        .div_scalar(-std::f64::consts::LN_2)
+        .into_scalar::<f32>() as f64
 }
 
 fn apply(y: Tensor<4>, gain: Option<Tensor<4>>) -> Tensor<4> {
@@ -195,12 +196,6 @@ fn apply(y: Tensor<4>, gain: Option<Tensor<4>>) -> Tensor<4> {
         Some(g) => y * g,
         None => y,
     }
-}
-
-/// `x` cut to the height and width of `like` (scales predicted for padded latents).
-fn crop_like(x: Tensor<4>, like: &Tensor<4>) -> Tensor<4> {
-    let [b, c, h, w] = like.dims();
-    x.slice([0..b, 0..c, 0..h, 0..w])
 }
 
 fn rd(
@@ -241,15 +236,6 @@ mod tests {
     use super::*;
     use burn::tensor::Distribution;
 
-    fn noise(model: &Compressor, b: usize, s: usize, device: &Device) -> Noise {
-        let (y, z) = model.noise_shapes(b, s, s);
-        let u = |shape| Tensor::random(shape, Distribution::Uniform(-0.5, 0.5), device);
-        Noise {
-            y: u(y),
-            z: z.map(u),
-        }
-    }
-
     #[test]
     fn train_and_eval_objectives_are_finite_and_close() {
         let device = Device::flex();
@@ -266,7 +252,10 @@ mod tests {
                 levels: &levels,
                 lambdas: &[0.01, 0.02],
             };
-            let t = model.rd_train(x.clone(), noise(&model, 2, 64, &device), targets);
+            let noise = |_, shape| {
+                Tensor::random(shape, Distribution::Uniform(-0.5, 0.5), &device)
+            };
+            let t = model.rd_train(x.clone(), &noise, targets);
             let e = model.rd_eval(x, targets);
             let (tb, eb) = (t.bpp.into_scalar::<f32>(), e.bpp.into_scalar::<f32>());
             assert!(tb.is_finite() && eb.is_finite() && tb > 0.0 && eb > 0.0);

@@ -27,13 +27,29 @@ struct Collector {
     out: Vec<NamedTensor>,
 }
 
+/// The entropy model's exported names stay those of model format 2 (`prior.…` for a
+/// factorized prior, `hyper.…` for a hyperprior; see `legacy.rs`), which the scripts that
+/// load them into other frameworks read: the enum's variant takes the place of its field.
+fn exported_name(name: &str, container_type: &str) -> Option<&'static str> {
+    (container_type == "Enum:EntropyModel").then_some(match name {
+        "Factorized" => "prior",
+        _ => "hyper",
+    })
+}
+
 impl ModuleVisitor for Collector {
-    fn enter_module(&mut self, name: &str, _container_type: &str) {
-        self.path.push(name.to_string());
+    fn enter_module(&mut self, name: &str, container_type: &str) {
+        match exported_name(name, container_type) {
+            Some(n) => *self.path.last_mut().expect("the enum is a field") = n.to_string(),
+            None => self.path.push(name.to_string()),
+        }
     }
 
-    fn exit_module(&mut self, _name: &str, _container_type: &str) {
-        self.path.pop();
+    fn exit_module(&mut self, name: &str, container_type: &str) {
+        match exported_name(name, container_type) {
+            Some(_) => *self.path.last_mut().expect("the enum is a field") = "entropy".into(),
+            None => drop(self.path.pop()),
+        }
     }
 
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {

@@ -73,6 +73,21 @@ impl Hyperprior {
         x
     }
 
+    /// (Gained) latents of any size → unquantized side latents (the latents padded with
+    /// zeros to multiples of [`Architecture::HYPER_STRIDE`] first).
+    pub fn side_latents(&self, y: Tensor<4>) -> Tensor<4> {
+        self.analyze(pad_to_multiple(y, Architecture::HYPER_STRIDE))
+    }
+
+    /// Likelihoods of latents `y` (rounded, or with noise in training) under the scales
+    /// predicted from side latents `z`, and of `z` under its own prior.
+    pub fn likelihoods(&self, y: Tensor<4>, z: Tensor<4>) -> (Tensor<4>, Tensor<4>) {
+        let side = self.prior.likelihood(z.clone());
+        let [b, c, h, w] = y.dims();
+        let scales = self.scales(z).slice([0..b, 0..c, 0..h, 0..w]);
+        (gaussian_likelihood(y, scales), side)
+    }
+
     /// Side latents → predicted scales, in floating point (training, and the ideal rate).
     pub fn scales(&self, z: Tensor<4>) -> Tensor<4> {
         let mut x = z;

@@ -19,13 +19,15 @@ mod export;
 mod gains;
 mod gdn;
 mod hyper;
+mod legacy;
 mod prior;
+pub mod probe;
 mod store;
 mod tables;
 mod transforms;
 
 pub use arch::Architecture;
-pub use compressor::{Compressor, Noise, RdOutput, Targets};
+pub use compressor::{Compressor, EntropyModel, NoiseFor, RdOutput, Targets, information_bits};
 pub use device::{DeviceChoice, DeviceError, OpenedDevice};
 pub use export::{NamedTensor, named_parameters, to_npy};
 pub use gains::Gains;

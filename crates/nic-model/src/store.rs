@@ -11,12 +11,15 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
-use crate::{Architecture, Compressor, ScaleTables, build_scale_tables, build_tables};
+use crate::{
+    Architecture, Compressor, EntropyModel, ScaleTables, build_scale_tables, build_tables,
+};
 
 pub const INFO_FILE: &str = "model.json";
 pub const WEIGHTS_FILE: &str = "weights.bpk";
-/// Version of the model directory layout (2: hyperprior and variable-rate fields).
-const MODEL_FORMAT: u32 = 2;
+/// Version of the model directory layout (2: hyperprior and variable-rate fields; 3: the
+/// entropy model's weights named `entropy.…`, see [`Compressor::load_any_record`]).
+const MODEL_FORMAT: u32 = 3;
 
 #[derive(Debug, Error)]
 pub enum ModelError {
@@ -98,13 +101,9 @@ impl ModelInfo {
         lambda: f64,
         lambdas: Vec<f64>,
     ) -> Result<Self, nic_entropy::TableError> {
-        let prior = match (&compressor.hyper, &compressor.prior) {
-            (Some(hp), _) => &hp.prior,
-            (None, Some(p)) => p,
-            (None, None) => unreachable!("every model has an entropy model"),
-        };
+        let prior = compressor.entropy.factorized_prior();
         let mut info = ModelInfo::new(architecture, quality, lambda, build_tables(prior)?);
-        if compressor.hyper.is_some() {
+        if let EntropyModel::ScaleHyperprior(_) = compressor.entropy {
             info.scale_tables = Some(build_scale_tables()?);
         }
         info.lambdas = lambdas;
@@ -224,7 +223,7 @@ impl SavedModel {
             }
         })?;
         let compressor = Compressor::new(&arch, device)
-            .try_load_record(record)
+            .load_any_record(record)
             .map_err(|e| ModelError::Invalid {
                 path: wpath.clone(),
                 message: e.to_string(),

@@ -3,16 +3,25 @@
 //! A run lives in its output folder: `checkpoint.bin` (model, optimizer state and step,
 //! written atomically every few minutes, the previous one kept as `checkpoint.prev.bin`),
 //! `log.csv` (training and validation figures), and the exported model (`model.json`,
-//! `weights.bpk`) that `nic encode --model` takes. `--resume` continues from the checkpoint
-//! exactly: same step, optimizer moments and batch order.
+//! `weights.bpk`) that `nic encode --model` takes, with the run's options beside it
+//! (`train-options.json`). `--resume` continues from the checkpoint exactly: same step,
+//! optimizer moments and batch order.
+//!
+//! One module per part: [`TrainOptions`] and what follows from them alone (learning rate,
+//! rate levels), where a run starts (fresh, `--init`, or a checkpoint), [`train_step`], the
+//! loop around it, and [`RdStats`], the figures every part reports in.
 
 mod checkpoint;
 mod log;
+mod options;
+mod start;
+mod stats;
+mod step;
 mod trainer;
 
 pub use checkpoint::{Checkpoint, CheckpointError, RunKey};
 pub use log::LOG_FILE;
-pub use trainer::{
-    DEFAULT_LAMBDAS, StepStats, TrainError, TrainOptions, TrainSummary, ValStats, optimizer, train,
-    train_step, uniform_noise,
-};
+pub use options::{DEFAULT_LAMBDAS, OPTIONS_FILE, TrainOptions};
+pub use stats::RdStats;
+pub use step::{optimizer, step_noise, train_step, uniform_noise};
+pub use trainer::{TrainError, TrainSummary, train};

@@ -3,6 +3,8 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use crate::RdStats;
+
 pub const LOG_FILE: &str = "log.csv";
 const HEADER: &str = "step,epoch,split,loss,bpp,mse,psnr,lr,elapsed_s,images_per_s,side_bpp";
 
@@ -10,12 +12,7 @@ pub(crate) struct Row {
     pub step: u64,
     pub epoch: f64,
     pub split: &'static str,
-    pub loss: f64,
-    pub bpp: f64,
-    /// The side latents' share of `bpp`.
-    pub side_bpp: f64,
-    pub mse: f64,
-    pub psnr: f64,
+    pub stats: RdStats,
     pub lr: f64,
     pub elapsed: f64,
     pub images_per_s: f64,
@@ -53,14 +50,14 @@ impl Log {
             r.step,
             r.epoch,
             r.split,
-            r.loss,
-            r.bpp,
-            r.mse,
-            r.psnr,
+            r.stats.loss,
+            r.stats.bpp,
+            r.stats.mse,
+            r.stats.psnr(),
             r.lr,
             r.elapsed,
             r.images_per_s,
-            r.side_bpp
+            r.stats.side_bpp
         )
     }
 }

@@ -144,3 +144,25 @@ fn a_time_budget_stops_with_a_checkpoint_that_resumes() {
     let rest = train(&opts, &Device::flex()).unwrap();
     assert_eq!((rest.first_step, rest.steps), (1, 20));
 }
+
+#[test]
+fn fine_tuning_starts_from_the_whole_model_it_is_given() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    make_images(&data, 12);
+    let device = Device::flex();
+    let first = train(&options(&data, &dir.path().join("a"), 20), &device).unwrap();
+    let mut tune = options(&data, &dir.path().join("b"), 21);
+    tune.init = Some(dir.path().join("a"));
+    let tuned = train(&tune, &device).unwrap();
+    // Its validation before its first step is the given model's own: transforms, entropy
+    // model and learned gains all carried over (the gains once restarted from theory).
+    let (a, b) = (first.last_val, tuned.first_val.unwrap());
+    assert!(
+        (a.loss - b.loss).abs() <= 1e-5 * a.loss.abs(),
+        "{} vs {}",
+        a.loss,
+        b.loss
+    );
+}

@@ -4,7 +4,7 @@
 
 use nic_model::burn::module::Module;
 use nic_model::burn::tensor::{Device, Tensor, TensorData};
-use nic_model::{Architecture, Compressor, DeviceChoice, Noise, Targets};
+use nic_model::{Architecture, Compressor, DeviceChoice, Targets, information_bits};
 
 /// burn's random state is global to the process: tests that draw weights take turns.
 static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -64,16 +64,23 @@ fn forward_on_the_gpu_matches_the_cpu() {
     let dy = max_abs_diff(y_cpu.clone(), y_gpu_host);
     assert!(dy < 1e-3, "latents differ by {dy}");
 
-    let z_cpu = model.side_latents(y_cpu.clone());
-    let z_gpu = on_gpu.side_latents(Tensor::from_data(y_cpu.clone().into_data(), &gpu));
+    let hyperprior = |m: &Compressor| m.entropy.hyperprior().cloned().expect("TINY_HYPER");
+    let (hp_cpu, hp_gpu) = (hyperprior(&model), hyperprior(&on_gpu));
+    let z_cpu = hp_cpu.side_latents(y_cpu.clone());
+    let z_gpu = hp_gpu.side_latents(Tensor::from_data(y_cpu.clone().into_data(), &gpu));
     let dz = max_abs_diff(z_cpu.clone(), Tensor::from_data(z_gpu.into_data(), &cpu));
     assert!(dz < 1e-3, "side latents differ by {dz}");
 
     let (y_hat, z_hat) = (y_cpu.round(), z_cpu.round());
-    let bits_cpu = model.information_bits(y_hat.clone(), Some(z_hat.clone()));
-    let bits_gpu = on_gpu.information_bits(
+    let bits = |hp: &nic_model::Hyperprior, y, z| {
+        let (l, side) = hp.likelihoods(y, z);
+        (information_bits(l), information_bits(side))
+    };
+    let bits_cpu = bits(&hp_cpu, y_hat.clone(), z_hat.clone());
+    let bits_gpu = bits(
+        &hp_gpu,
         Tensor::from_data(y_hat.clone().into_data(), &gpu),
-        Some(Tensor::from_data(z_hat.into_data(), &gpu)),
+        Tensor::from_data(z_hat.into_data(), &gpu),
     );
     for (c, g) in [(bits_cpu.0, bits_gpu.0), (bits_cpu.1, bits_gpu.1)] {
         assert!(
@@ -102,7 +109,6 @@ fn losses(device: &Device) -> Vec<f64> {
     drop(turn);
     let mut optim = nic_train::optimizer();
     let x = Tensor::<4>::from_data(pictures(4, 64), &ad);
-    let (y_shape, z_shape) = model.noise_shapes(4, 64, 64);
     let targets = Targets {
         levels: &[0, 1, 2, 1],
         lambdas: &[0.005, 0.01, 0.02, 0.01],
@@ -110,12 +116,9 @@ fn losses(device: &Device) -> Vec<f64> {
     let mut losses = Vec::new();
     for _ in 0..12 {
         // The same noise every step, so the losses differ only by the updates.
-        let n = Noise {
-            y: nic_train::uniform_noise(y_shape, 5, 0, &ad),
-            z: z_shape.map(|s| nic_train::uniform_noise(s, 6, 0, &ad)),
-        };
+        let n = nic_train::step_noise(5, 0, &ad);
         let stats;
-        (model, stats) = nic_train::train_step(model, &mut optim, x.clone(), n, targets, 1e-3);
+        (model, stats) = nic_train::train_step(model, &mut optim, x.clone(), &n, targets, 1e-3);
         losses.push(stats.loss);
     }
     losses

@@ -9,11 +9,11 @@ use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use nic_codec::Codec;
+use nic_codec::{EncodeRequest, Encoder, Rate};
 use nic_format::NicFile;
 use nic_image::RgbImage;
 use nic_model::burn::tensor::{Device, Distribution, Tensor};
-use nic_model::{Architecture, Compressor, DeviceChoice, Noise, Targets};
+use nic_model::{Architecture, Compressor, DeviceChoice, Targets};
 use serde::{Deserialize, Serialize};
 
 use crate::exit::Failure;
@@ -61,10 +61,6 @@ pub struct Args {
     /// Also write the results here, as JSON.
     #[arg(long)]
     json: Option<PathBuf>,
-    /// Write the weights of the coding model to this folder as NumPy .npy files (for the
-    /// PyTorch comparison) and stop.
-    #[arg(long)]
-    export_weights: Option<PathBuf>,
     /// Run the one case given in this process and print its result as JSON (used internally).
     #[arg(long, hide = true)]
     child: bool,
@@ -92,9 +88,6 @@ pub struct CaseResult {
 }
 
 pub fn run(a: Args) -> Result<()> {
-    if let Some(dir) = &a.export_weights {
-        return export_weights(&a, dir);
-    }
     for c in &a.cases {
         if !CASES.contains(&c.as_str()) {
             bail!(Failure::Usage(format!(
@@ -200,18 +193,22 @@ fn run_case(a: &Args, case: &str) -> Result<CaseResult> {
         result.images_per_second = Some(batch as f64 / result.median_seconds);
         result.conv_gflop_per_step = (multiply_adds > 0).then(|| 2.0 * multiply_adds as f64 / 1e9);
     } else {
-        let codec = super::model_set(a.model.as_deref())?.load(a.quality, &device)?;
+        let request = EncodeRequest {
+            rate: Rate::Quality(a.quality),
+            ..EncodeRequest::default()
+        };
+        let encoder = Encoder::new(super::model_set(a.model.as_deref())?, &device, request)?;
         let mut img = nic_image::load_rgb8(&image_path(a.image.as_deref())?)?.image;
         if case.ends_with("3072x2048") {
             img = mosaic(&img, 3072, 2048);
         }
-        let (bytes, _) = codec.encode(&img)?;
+        let bytes = encoder.encode(&img)?.bytes;
         result.bpp = Some(nic_metrics::bpp(bytes.len(), img.width(), img.height()));
         result.seconds = if case.starts_with("encode") {
-            time(a.warmup, a.runs, || codec.encode(&img).map(drop))?
+            time(a.warmup, a.runs, || encoder.encode(&img).map(drop))?
         } else {
             let file = NicFile::parse(&bytes)?;
-            time(a.warmup, a.runs, || codec.decode(&file).map(drop))?
+            time(a.warmup, a.runs, || encoder.codec().decode(&file).map(drop))?
         };
         result.median_seconds = median(&result.seconds);
     }
@@ -258,17 +255,13 @@ fn time_training(
     };
     let (mut seconds, mut multiply_adds) = (Vec::new(), 0);
     for i in 0..warmup + runs {
-        let (y_shape, z_shape) = model.noise_shapes(batch, crop, crop);
-        let noise = Noise {
-            y: nic_train::uniform_noise(y_shape, 1, i as u64, &ad),
-            z: z_shape.map(|s| nic_train::uniform_noise(s, 2, i as u64, &ad)),
-        };
+        let noise = nic_train::step_noise(1, i as u64, &ad);
         let targets = Targets {
             levels: &levels,
             lambdas: &lambdas,
         };
         let (t, before) = (Instant::now(), nic_conv::multiply_adds());
-        (model, _) = nic_train::train_step(model, &mut optim, x.clone(), noise, targets, 1e-4);
+        (model, _) = nic_train::train_step(model, &mut optim, x.clone(), &noise, targets, 1e-4);
         if i >= warmup {
             seconds.push(t.elapsed().as_secs_f64());
         }
@@ -349,22 +342,6 @@ fn peak_rss_mib() -> Option<f64> {
     }
     #[cfg(not(unix))]
     None
-}
-
-/// The coding model's weights as `.npy` files named by parameter path, plus `model.json`.
-fn export_weights(a: &Args, dir: &Path) -> Result<()> {
-    let set = super::model_set(a.model.as_deref())?;
-    let codec: Codec = set.load(a.quality, &Device::flex())?;
-    std::fs::create_dir_all(dir)
-        .map_err(|e| Failure::Output(format!("cannot create {}: {e}", dir.display())))?;
-    for t in nic_model::named_parameters(&codec.model.compressor) {
-        super::write_file(&dir.join(format!("{}.npy", t.path)), &nic_model::to_npy(&t))?;
-    }
-    super::write_file(
-        &dir.join(nic_model::INFO_FILE),
-        serde_json::to_string_pretty(&codec.model.info)?.as_bytes(),
-    )?;
-    Ok(())
 }
 
 #[cfg(test)]

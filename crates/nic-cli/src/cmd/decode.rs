@@ -2,7 +2,6 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use nic_codec::CodecError;
 use nic_format::NicFile;
 
 #[derive(clap::Args)]
@@ -23,12 +22,7 @@ pub fn run(a: Args) -> Result<()> {
     let set = super::model_set(a.common.model.as_deref())?;
     let device = super::open_device(a.common.device, a.common.quiet)?;
     let codec = set
-        .load(file.quality_milli as f64 / 1000.0, &device)
-        .map_err(|e| match e {
-            // The file, not the user, named the quality.
-            CodecError::Quality { .. } => CodecError::Invalid(format!("the file's {e}")),
-            e => e,
-        })?
+        .load_for(&file, &device)?
         .with_max_pixels(a.common.max_pixels);
     let t = Instant::now();
     let img = codec.decode(&file)?;

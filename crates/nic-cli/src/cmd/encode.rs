@@ -2,9 +2,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Result;
-use nic_codec::Target;
-
-use crate::exit::Failure;
+use nic_codec::{EncodeRequest, Encoder, Rate, Target};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -40,52 +38,36 @@ pub fn run(a: Args) -> Result<()> {
         }
     }
     let set = super::model_set(a.common.model.as_deref())?;
-    let target = match (a.target_bpp, a.target_psnr) {
-        (Some(b), _) if !(b.is_finite() && b > 0.0) => {
-            return Err(Failure::Usage(format!("--target-bpp {b}: must be positive")).into());
-        }
-        (_, Some(p)) if !p.is_finite() => {
-            return Err(Failure::Usage(format!("--target-psnr {p}: must be a number")).into());
-        }
-        (Some(b), _) => Some(Target::Bpp(b)),
-        (_, Some(p)) => Some(Target::Psnr(p)),
-        _ => None,
+    let request = EncodeRequest {
+        // The flags' names, since the library's messages do not know them.
+        rate: Rate::from_options(a.quality, a.target_bpp, a.target_psnr).map_err(|e| {
+            let flag = if a.target_bpp.is_some() { "--target-bpp" } else { "--target-psnr" };
+            anyhow::Error::new(e).context(flag)
+        })?,
+        max_pixels: a.common.max_pixels,
     };
-    let default = if set.is_variable_rate() { 4.0 } else { 2.0 };
-    let quality = a.quality.unwrap_or(default);
     let device = super::open_device(a.common.device, a.common.quiet)?;
-    let load = |q: f64| set.load(q, &device);
-    let codec = match load(quality) {
-        // A target search only needs some model of the set to start from.
-        Err(_) if target.is_some() => load(set.qualities()[0] as f64)?,
-        c => c?,
-    }
-    .with_max_pixels(a.common.max_pixels);
+    let encoder = Encoder::new(set, &device, request)?;
     let t = Instant::now();
-    let (bytes, stats, quality, note) = match target {
-        None => {
-            let (bytes, stats) = codec.encode(&loaded.image)?;
-            (bytes, stats, codec.quality(), String::new())
+    let e = encoder.encode(&loaded.image)?;
+    let mut note = String::new();
+    if let Some(s) = e.search {
+        if !s.met && !a.common.quiet {
+            eprintln!(
+                "warning: no quality meets {}; using the closest, {}",
+                match s.target {
+                    Target::Bpp(b) => format!("{b} bpp"),
+                    Target::Psnr(p) => format!("{p} dB"),
+                },
+                e.quality
+            );
         }
-        Some(target) => {
-            let r = nic_codec::encode_to_target(&set, &codec, &loaded.image, target)?;
-            if !r.met && !a.common.quiet {
-                eprintln!(
-                    "warning: no quality meets {}; using the closest, {}",
-                    match target {
-                        Target::Bpp(b) => format!("{b} bpp"),
-                        Target::Psnr(p) => format!("{p} dB"),
-                    },
-                    r.quality
-                );
-            }
-            let note = match r.psnr {
-                Some(p) => format!(", PSNR {p:.2} dB ({} tries)", r.tries),
-                None => format!(" ({} tries)", r.tries),
-            };
-            (r.bytes, r.stats, r.quality, note)
-        }
-    };
+        note = match s.psnr {
+            Some(p) => format!(", PSNR {p:.2} dB ({} tries)", s.tries),
+            None => format!(" ({} tries)", s.tries),
+        };
+    }
+    let (bytes, stats, quality) = (e.bytes, e.stats, e.quality);
     let secs = t.elapsed().as_secs_f64();
     super::write_file(&output, &bytes)?;
     if !a.common.quiet {

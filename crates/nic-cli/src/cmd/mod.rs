@@ -4,7 +4,9 @@ pub mod bench;
 pub mod compare;
 pub mod decode;
 pub mod encode;
+pub mod export;
 pub mod info;
+pub mod probe;
 pub mod train;
 
 use std::path::{Path, PathBuf};
@@ -66,15 +68,14 @@ impl CodecArgs {
     /// input, a directory, or an existing file without `--force`.
     pub fn output(&self, input: &Path, given: Option<&Path>, ext: &str) -> Result<PathBuf> {
         let output = given.map_or_else(|| input.with_extension(ext), Path::to_path_buf);
-        if let (Ok(a), Ok(b)) = (input.canonicalize(), output.canonicalize()) {
-            if a == b {
+        if let (Ok(a), Ok(b)) = (input.canonicalize(), output.canonicalize())
+            && a == b {
                 return Err(Failure::Output(format!(
                     "output {} is the input file",
                     output.display()
                 ))
                 .into());
             }
-        }
         if output.is_dir() {
             return Err(
                 Failure::Output(format!("output {} is a directory", output.display())).into(),

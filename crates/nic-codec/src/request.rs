@@ -1,0 +1,170 @@
+//! The encode policy: what a caller asks for (a quality, or a size or PSNR target; limits),
+//! checked once, and an [`Encoder`] that carries it out picture after picture. The command
+//! line, `nic compare` and `nic bench` all encode through it, so a default or a check lives
+//! here and nowhere else.
+
+use nic_image::RgbImage;
+use nic_model::burn::tensor::Device;
+
+use crate::{Codec, CodecError, EncodeStats, MAX_PIXELS, ModelSet, Target, encode_to_target};
+
+/// How the quality of an encoding is chosen.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Rate {
+    /// The model set's default ([`ModelSet::default_quality`]).
+    Default,
+    /// This quality: a real number in a variable-rate model's range, or the number of a
+    /// single-rate model of the set.
+    Quality(f64),
+    /// The quality this picture needs to meet a target, searched per picture.
+    Target(Target),
+}
+
+impl Rate {
+    /// The rate of at most one of a quality, a bits-per-pixel target and a PSNR target (as
+    /// `nic encode` takes them), each checked: a target must be a positive number of bits per
+    /// pixel or a finite PSNR.
+    pub fn from_options(
+        quality: Option<f64>,
+        target_bpp: Option<f64>,
+        target_psnr: Option<f64>,
+    ) -> Result<Rate, CodecError> {
+        let request = |m: String| Err(CodecError::Request(m));
+        match (quality, target_bpp, target_psnr) {
+            (None, None, None) => Ok(Rate::Default),
+            (Some(q), None, None) => Ok(Rate::Quality(q)),
+            (None, Some(b), None) if b.is_finite() && b > 0.0 => Ok(Rate::Target(Target::Bpp(b))),
+            (None, Some(b), None) => request(format!("target of {b} bpp: must be positive")),
+            (None, None, Some(p)) if p.is_finite() => Ok(Rate::Target(Target::Psnr(p))),
+            (None, None, Some(p)) => request(format!("target of {p} dB: must be a number")),
+            _ => request("a quality, a size target or a PSNR target: one of them".into()),
+        }
+    }
+}
+
+/// What an encode asks for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EncodeRequest {
+    pub rate: Rate,
+    /// Pictures larger than this many pixels are refused (see [`MAX_PIXELS`]).
+    pub max_pixels: u64,
+}
+
+impl Default for EncodeRequest {
+    fn default() -> Self {
+        EncodeRequest {
+            rate: Rate::Default,
+            max_pixels: MAX_PIXELS,
+        }
+    }
+}
+
+/// One picture, encoded.
+#[derive(Debug, Clone)]
+pub struct Encoded {
+    /// The `.nic` file.
+    pub bytes: Vec<u8>,
+    pub stats: EncodeStats,
+    /// The quality used.
+    pub quality: f64,
+    /// With a target: whether the quality met it (if not, the closest was used), the decoded
+    /// picture's PSNR (PSNR targets), and the encodings tried.
+    pub search: Option<Search>,
+}
+
+/// How a target search went.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Search {
+    pub target: Target,
+    pub met: bool,
+    pub psnr: Option<f64>,
+    pub tries: usize,
+}
+
+/// A model set loaded on a device for one [`EncodeRequest`].
+pub struct Encoder {
+    set: ModelSet,
+    codec: Codec,
+    request: EncodeRequest,
+}
+
+impl Encoder {
+    /// Loads the model the request needs (for a target, any model of the set to start from)
+    /// and checks its quality against the set.
+    pub fn new(set: ModelSet, device: &Device, request: EncodeRequest) -> Result<Encoder, CodecError> {
+        let quality = match request.rate {
+            Rate::Default => set.default_quality(),
+            Rate::Quality(q) => q,
+            Rate::Target(_) => set.qualities()[0] as f64,
+        };
+        let codec = set.load(quality, device)?.with_max_pixels(request.max_pixels);
+        Ok(Encoder {
+            set,
+            codec,
+            request,
+        })
+    }
+
+    /// The codec at the request's quality (the search's starting point for a target).
+    pub fn codec(&self) -> &Codec {
+        &self.codec
+    }
+
+    pub fn encode(&self, img: &RgbImage) -> Result<Encoded, CodecError> {
+        match self.request.rate {
+            Rate::Default | Rate::Quality(_) => {
+                let (bytes, stats) = self.codec.encode(img)?;
+                Ok(Encoded {
+                    bytes,
+                    stats,
+                    quality: self.codec.quality(),
+                    search: None,
+                })
+            }
+            Rate::Target(target) => {
+                let r = encode_to_target(&self.set, &self.codec, img, target)?;
+                Ok(Encoded {
+                    bytes: r.bytes,
+                    stats: r.stats,
+                    quality: r.quality,
+                    search: Some(Search {
+                        target,
+                        met: r.met,
+                        psnr: r.psnr,
+                        tries: r.tries,
+                    }),
+                })
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_are_checked_once_here() {
+        assert_eq!(Rate::from_options(None, None, None).unwrap(), Rate::Default);
+        assert_eq!(
+            Rate::from_options(Some(4.5), None, None).unwrap(),
+            Rate::Quality(4.5)
+        );
+        assert_eq!(
+            Rate::from_options(None, Some(0.4), None).unwrap(),
+            Rate::Target(Target::Bpp(0.4))
+        );
+        assert_eq!(
+            Rate::from_options(None, None, Some(32.0)).unwrap(),
+            Rate::Target(Target::Psnr(32.0))
+        );
+        for bad in [
+            Rate::from_options(None, Some(0.0), None),
+            Rate::from_options(None, Some(f64::NAN), None),
+            Rate::from_options(None, None, Some(f64::INFINITY)),
+            Rate::from_options(Some(2.0), Some(0.4), None),
+        ] {
+            assert!(matches!(bad, Err(CodecError::Request(_))), "{bad:?}");
+        }
+    }
+}

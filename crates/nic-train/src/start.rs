@@ -1,0 +1,126 @@
+//! Where a run starts: fresh weights (or those of `--init`) at step 0, or a checkpoint's
+//! weights, optimizer state and step.
+
+use nic_model::burn::module::Module;
+use nic_model::burn::optim::ModuleOptimizer;
+use nic_model::burn::store::{ModuleRecord, RecordError};
+use nic_model::burn::tensor::{Bytes, Device};
+use nic_model::{Compressor, Gains, SavedModel};
+
+use crate::checkpoint::{Checkpoint, RunKey};
+use crate::{TrainError, TrainOptions, optimizer};
+
+/// Where a run starts: fresh weights at step 0, or the checkpoint's weights, optimizer state
+/// and step.
+pub(crate) struct Start {
+    pub model: Compressor,
+    pub optim: ModuleOptimizer,
+    pub step: u64,
+    pub elapsed: f64,
+}
+
+pub(crate) fn start_or_resume(opts: &TrainOptions, key: &RunKey, ad: &Device) -> Result<Start, TrainError> {
+    ad.seed(opts.seed);
+    let arch = opts.architecture;
+    let mut model = Compressor::new(&arch, ad);
+    let optim = optimizer();
+    // Gains start from high-rate theory around the middle λ (or the λ the transforms of
+    // --init were trained for).
+    let mut reference = geometric_mean(&opts.lambdas);
+    // Whether the gains came with --init (a model of the same architecture), so they are kept.
+    let mut gains_loaded = false;
+    if let Some(dir) = &opts.init {
+        let saved = SavedModel::load(dir, &ad.clone().without_autodiff())?;
+        let from = saved.info.architecture;
+        let invalid = |e: RecordError| TrainError::Invalid(format!("--init: {e}"));
+        if from == arch {
+            model = model
+                .load_any_record(saved.compressor.into_record())
+                .map_err(invalid)?;
+            gains_loaded = saved.info.lambdas == opts.lambdas;
+        } else if (from.channels, from.latent_channels) == (arch.channels, arch.latent_channels) {
+            // Another entropy model or rate scheme: start from its transforms only.
+            opts.note(&format!(
+                "--init {}: taking the analysis and synthesis transforms (trained at λ {})",
+                dir.display(),
+                saved.info.lambda
+            ));
+            reference = saved.info.lambda;
+            model.analysis = model
+                .analysis
+                .try_load_record(saved.compressor.analysis.into_record())
+                .map_err(invalid)?;
+            model.synthesis = model
+                .synthesis
+                .try_load_record(saved.compressor.synthesis.into_record())
+                .map_err(invalid)?;
+        } else {
+            return Err(TrainError::Invalid(format!(
+                "--init {}: architecture {from:?} differs from {arch:?}",
+                dir.display()
+            )));
+        }
+    }
+    if arch.is_variable_rate() && model.gains.is_some() && !gains_loaded {
+        model.gains = Some(Gains::new(
+            &opts.lambdas,
+            reference,
+            arch.latent_channels,
+            ad,
+        ));
+    }
+    let fresh = Start {
+        model,
+        optim,
+        step: 0,
+        elapsed: 0.0,
+    };
+    let Some((ck, warnings)) = Checkpoint::load_latest(&opts.out)? else {
+        if opts.resume {
+            opts.note("no checkpoint to resume from; starting a new run");
+        }
+        return Ok(fresh);
+    };
+    if !opts.resume {
+        return Err(TrainError::Invalid(format!(
+            "{} already holds a training run; pass --resume to continue it or choose another --out",
+            opts.out.display()
+        )));
+    }
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
+    if ck.key != *key {
+        return Err(TrainError::Invalid(format!(
+            "the checkpoint in {} was made with different settings ({:?}); resume with the same --lambda, --batch, --crop, --seed and architecture",
+            opts.out.display(),
+            ck.key
+        )));
+    }
+    let bad = |what: &str, e: RecordError| TrainError::Invalid(format!("checkpoint {what}: {e}"));
+    let record =
+        ModuleRecord::from_bytes(Bytes::from_bytes_vec(ck.model)).map_err(|e| bad("model", e))?;
+    let model = fresh
+        .model
+        .load_any_record(record)
+        .map_err(|e| bad("model", e))?;
+    let optim = fresh
+        .optim
+        .from_bytes(Bytes::from_bytes_vec(ck.optimizer))
+        .map_err(|e| bad("optimizer", e))?;
+    opts.note(&format!("resuming from step {}", ck.step));
+    Ok(Start {
+        model,
+        optim,
+        step: ck.step,
+        elapsed: ck.elapsed_seconds,
+    })
+}
+
+fn geometric_mean(v: &[f64]) -> f64 {
+    if v.is_empty() {
+        return 1.0;
+    }
+    (v.iter().map(|x| x.ln()).sum::<f64>() / v.len() as f64).exp()
+}
+

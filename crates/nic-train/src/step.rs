@@ -1,0 +1,70 @@
+//! One optimization step, exactly as training does it and `nic bench` times it.
+
+use nic_model::burn::grad_clipping::GradientClippingConfig;
+use nic_model::burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use nic_model::burn::tensor::{Device, Tensor, TensorData};
+use nic_model::{Compressor, NoiseFor, Targets};
+use rand::{Rng, SeedableRng, rngs::StdRng};
+
+use crate::RdStats;
+
+/// The gradient's norm is clipped to this (CompressAI's `--clip_max_norm` default): a batch
+/// of unusual crops cannot throw the weights far.
+const MAX_GRADIENT_NORM: f32 = 1.0;
+
+/// The optimizer training uses: Adam with the gradient norm clipped to [`MAX_GRADIENT_NORM`].
+pub fn optimizer() -> ModuleOptimizer {
+    AdamConfig::new()
+        .with_grad_clipping(Some(GradientClippingConfig::Norm(MAX_GRADIENT_NORM)))
+        .init()
+}
+
+/// One optimization step: forward pass with noisy latents, rate–distortion loss, backward
+/// pass, Adam update. `model` and `x` live on an autodiff device. Returns the updated model
+/// and the figures of the weights it was given; a non-finite loss leaves the model and the
+/// optimizer as they were (the caller stops there).
+pub fn train_step(
+    model: Compressor,
+    optim: &mut ModuleOptimizer,
+    x: Tensor<4>,
+    noise: &dyn Fn(NoiseFor, [usize; 4]) -> Tensor<4>,
+    targets: Targets,
+    lr: f64,
+) -> (Compressor, RdStats) {
+    let out = model.rd_train(x, noise, targets);
+    let stats = RdStats::of(&out);
+    if !stats.loss.is_finite() {
+        return (model, stats);
+    }
+    let grads = GradientsParams::from_grads(out.loss.backward(), &model);
+    (optim.step(lr, model, grads), stats)
+}
+
+/// The training noise of step `step` (see [`Compressor::rd_train`]): for the latents from
+/// `seed`, for the side latents from `!seed`, each with [`uniform_noise`].
+pub fn step_noise(
+    seed: u64,
+    step: u64,
+    device: &Device,
+) -> impl Fn(NoiseFor, [usize; 4]) -> Tensor<4> + '_ {
+    move |which, shape| {
+        let seed = match which {
+            NoiseFor::Latents => seed,
+            NoiseFor::SideLatents => !seed,
+        };
+        uniform_noise(shape, seed, step, device)
+    }
+}
+
+/// Uniform noise in ±½ for step `step`, drawn on the host from a seed fixed by (seed, step):
+/// the same on every backend and after a resume.
+pub fn uniform_noise(shape: [usize; 4], seed: u64, step: u64, device: &Device) -> Tensor<4> {
+    // 2⁶⁴/φ spreads consecutive steps over the seed space; the salt ("noise" in ASCII) keeps
+    // the noise's stream apart from the sampler's, which is seeded from the same numbers.
+    const GOLDEN: u64 = 0x9e37_79b9_7f4a_7c15;
+    const SALT: u64 = 0x006e_6f69_7365;
+    let mut rng = StdRng::seed_from_u64(seed ^ step.wrapping_mul(GOLDEN) ^ SALT);
+    let n = shape.iter().product();
+    let values: Vec<f32> = (0..n).map(|_| rng.random::<f32>() - 0.5).collect();
+    Tensor::from_data(TensorData::new(values, shape), device)
+}

@@ -82,9 +82,7 @@ fn codec(e: &CodecError) -> i32 {
         CodecError::Model(_) | CodecError::WrongModel { .. } => MODEL,
         CodecError::TooLarge { .. } => TOO_LARGE,
         CodecError::Quality { .. } | CodecError::Request(_) => USAGE,
-        CodecError::Format(_) | CodecError::Coding(_) | CodecError::InvalidFile(_) => {
-            BAD_NIC_FILE
-        }
+        CodecError::Format(_) | CodecError::Coding(_) | CodecError::InvalidFile(_) => BAD_NIC_FILE,
         CodecError::Input(_) => BAD_INPUT,
         CodecError::Device(_) => DEVICE,
     }

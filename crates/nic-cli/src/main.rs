@@ -89,9 +89,9 @@ fn main() {
         && let Err(e) = rayon::ThreadPoolBuilder::new()
             .num_threads(n)
             .build_global()
-        {
-            eprintln!("warning: --threads {n} ignored: {e}");
-        }
+    {
+        eprintln!("warning: --threads {n} ignored: {e}");
+    }
     let result = match cli.command {
         Command::Train(a) => cmd::train::run(a),
         Command::Encode(a) => cmd::encode::run(a),

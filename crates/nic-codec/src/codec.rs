@@ -167,7 +167,9 @@ impl Codec {
         let latents = self.quantize(a)?;
         let grid = a.shapes.latents;
         let coded = self.latent_codec.encode(&latents, grid)?;
-        let ideal_bits = self.latent_codec.ideal_bits(&self.transforms, &latents, grid);
+        let ideal_bits = self
+            .latent_codec
+            .ideal_bits(&self.transforms, &latents, grid);
         let payload_bytes = coded.payloads.iter().map(Vec::len).sum();
         let file = NicFile {
             model_id: self.model.id,
@@ -309,29 +311,10 @@ pub(crate) fn hex(id: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nic_model::{Architecture, Compressor, Gains, ModelInfo};
-
-    /// burn's random state is global: tests that draw weights take turns.
-    static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    use nic_model::Architecture;
 
     fn codec_of(arch: Architecture, seed: u64) -> Codec {
-        let device = Device::flex();
-        let mut model = {
-            let _guard = RNG.lock().unwrap_or_else(|e| e.into_inner());
-            device.seed(seed);
-            Compressor::new(&arch, &device)
-        };
-        let lambdas: Vec<f64> = (0..arch.rate_levels)
-            .map(|l| 0.002 * 4f64.powi(l as i32))
-            .collect();
-        if model.gains.is_some() {
-            // Gains of 14 to 57, so the untrained network's small latents round to something.
-            model.gains = Some(Gains::new(&lambdas, 1e-5, arch.latent_channels, &device));
-        }
-        let info = ModelInfo::for_compressor(&model, arch, 1, 0.01, lambdas).unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        SavedModel::save(dir.path(), &model, &info).unwrap();
-        Codec::new(SavedModel::load(dir.path(), &device).unwrap(), device).unwrap()
+        Codec::new(nic_testkit::tiny_model(arch, seed), Device::flex()).unwrap()
     }
 
     fn tiny_codec(seed: u64) -> Codec {
@@ -393,8 +376,14 @@ mod tests {
 
         // Latents with something in every position, so every tile's output matters.
         let values: Vec<i32> = (0..8 * 35).map(|i| (i * 7 % 11) - 5).collect();
-        let pa = whole.transforms.synthesize(&values, None, grid, 100, 70).unwrap();
-        let pb = tiled.transforms.synthesize(&values, None, grid, 100, 70).unwrap();
+        let pa = whole
+            .transforms
+            .synthesize(&values, None, grid, 100, 70)
+            .unwrap();
+        let pb = tiled
+            .transforms
+            .synthesize(&values, None, grid, 100, 70)
+            .unwrap();
         let (ra, rb) = (pa.as_raw(), pb.as_raw());
         assert!(
             ra.iter().any(|&v| v != ra[0]),

@@ -106,7 +106,10 @@ impl LatentCodec {
         let model = |e: nic_entropy::CodingError| CodecError::Model(format!("encoding: {e}"));
         match self {
             LatentCodec::Factorized(f) => Ok(Coded {
-                table_bits: f.coder.information_bits(&l.y, latents.plane()).map_err(model)?,
+                table_bits: f
+                    .coder
+                    .information_bits(&l.y, latents.plane())
+                    .map_err(model)?,
                 payloads: vec![f.coder.encode(&l.y, latents.plane()).map_err(model)?],
                 side_bytes: 0,
             }),

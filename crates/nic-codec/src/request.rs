@@ -91,13 +91,19 @@ pub struct Encoder {
 impl Encoder {
     /// Loads the model the request needs (for a target, any model of the set to start from)
     /// and checks its quality against the set.
-    pub fn new(set: ModelSet, device: &Device, request: EncodeRequest) -> Result<Encoder, CodecError> {
+    pub fn new(
+        set: ModelSet,
+        device: &Device,
+        request: EncodeRequest,
+    ) -> Result<Encoder, CodecError> {
         let quality = match request.rate {
             Rate::Default => set.default_quality(),
             Rate::Quality(q) => q,
             Rate::Target(_) => set.qualities()[0] as f64,
         };
-        let codec = set.load(quality, device)?.with_max_pixels(request.max_pixels);
+        let codec = set
+            .load(quality, device)?
+            .with_max_pixels(request.max_pixels);
         Ok(Encoder {
             set,
             codec,

@@ -30,11 +30,7 @@ impl Grid {
 
     /// `(channels, height, width)` as the container stores them.
     pub fn as_u32(&self) -> (u32, u32, u32) {
-        (
-            self.channels as u32,
-            self.height as u32,
-            self.width as u32,
-        )
+        (self.channels as u32, self.height as u32, self.width as u32)
     }
 }
 

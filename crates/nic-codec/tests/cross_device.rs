@@ -9,18 +9,8 @@ use nic_codec::{Codec, ModelSet};
 use nic_format::NicFile;
 use nic_image::RgbImage;
 use nic_model::burn::tensor::Device;
-use nic_model::{Architecture, Compressor, DeviceChoice, Gains, ModelInfo, SavedModel};
-
-fn software_gpu() -> Option<Device> {
-    match DeviceChoice::GpuSoftware.open() {
-        Ok(d) => Some(d.device),
-        Err(e) if std::env::var_os("CI").is_none() => {
-            eprintln!("GPU cases skipped: {e}");
-            None
-        }
-        Err(e) => panic!("CI must test the GPU path: {e}"),
-    }
-}
+use nic_model::{Architecture, SavedModel};
+use nic_testkit::software_gpu;
 
 /// Crops of the bundled photographs, CIFAR-10 thumbnails and a synthetic texture.
 fn pictures() -> Vec<RgbImage> {
@@ -55,14 +45,8 @@ fn pictures() -> Vec<RgbImage> {
 fn model_dirs() -> (Vec<std::path::PathBuf>, tempfile::TempDir) {
     let bundled = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/default");
     let tmp = tempfile::tempdir().unwrap();
-    let device = Device::flex();
-    device.seed(21);
-    let arch = Architecture::TINY_HYPER;
-    let mut model = Compressor::new(&arch, &device);
-    let lambdas = vec![0.002, 0.008, 0.032];
-    model.gains = Some(Gains::new(&lambdas, 1e-5, arch.latent_channels, &device));
-    let info = ModelInfo::for_compressor(&model, arch, 0, 0.002, lambdas).unwrap();
-    SavedModel::save(tmp.path(), &model, &info).unwrap();
+    let tiny = nic_testkit::tiny_model(Architecture::TINY_HYPER, 21);
+    SavedModel::save(tmp.path(), &tiny.compressor, &tiny.info).unwrap();
     (vec![bundled, tmp.path().to_path_buf()], tmp)
 }
 

@@ -8,6 +8,7 @@
 //! ([`summary`]); and they are written out as CompressAI-style result files, a CSV and a JSON
 //! summary ([`outputs`]), RD plots ([`plot`]) and one self-contained HTML page ([`report`]).
 
+pub mod crops;
 pub mod measure;
 pub mod outputs;
 pub mod plot;
@@ -100,7 +101,7 @@ pub fn run(options: &Options) -> Result<Comparison, CompareError> {
     let mut written = Vec::new();
     if let Some(out) = &options.out {
         written = outputs::write_all(out, &measurements, &summary)?;
-        let crops = report::crops(&images, &subjects, &measurements, options.crops)?;
+        let crops = crops::crops(&images, &subjects, &measurements, options.crops)?;
         let page = report::html(&summary, &crops)?;
         written.push(outputs::write(&out.join("report.html"), page.as_bytes())?);
     }

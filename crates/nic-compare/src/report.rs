@@ -1,170 +1,15 @@
 //! `report.html`: one self-contained page (inline SVG plots, PNG crops as data URIs, no network)
-//! with the answer, the tables, the plots and side-by-side crops at about the same rate.
+//! with the answer, the tables, the plots and side-by-side crops at about the same rate,
+//! rendered from the summary and the crops measured in `crops.rs`, nothing else.
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
 
 use base64::Engine as _;
-use nic_image::RgbImage;
-use nic_image::image::{GenericImageView, ImageFormat};
 
-use crate::measure::Measurement;
+use crate::CompareError;
+use crate::crops::{CROP, CropSet};
 use crate::plot::{self, Chart};
-use crate::subjects::Subject;
 use crate::summary::Summary;
-use crate::{ANCHOR, CompareError};
-
-/// Codecs shown beside nic in the crops, in this order, when they were compared.
-const CROP_PARTNERS: [&str; 2] = [ANCHOR, "webp"];
-/// Largest crop side; crops are upscaled in the page, not in the file.
-const CROP: u32 = 192;
-
-/// One picture of a crop row.
-pub struct Tile {
-    pub label: String,
-    pub png: Vec<u8>,
-}
-
-/// The same region of one image: original, nic, and the partners at the nearest rate.
-pub struct CropSet {
-    pub image: String,
-    pub region: (u32, u32, u32, u32),
-    pub tiles: Vec<Tile>,
-}
-
-/// Re-codes up to `count` images, spread over the list, for the side-by-side crops: nic at the
-/// quality whose mean rate is closest to 0.5 bpp, and each partner at its quality setting whose
-/// rate on that image is closest to nic's.
-pub fn crops(
-    images: &[PathBuf],
-    subjects: &[Box<dyn Subject>],
-    measurements: &[Measurement],
-    count: usize,
-) -> Result<Vec<CropSet>, CompareError> {
-    let Some(nic) = subjects.iter().find(|s| s.name() == "nic") else {
-        return Ok(Vec::new());
-    };
-    let Some(nic_quality) = nic.qualities().into_iter().min_by(|&a, &b| {
-        let distance = |q| {
-            let rows = measurements
-                .iter()
-                .filter(|m| m.codec == "nic" && m.quality == Some(q));
-            let (sum, n) = rows.fold((0.0, 0.0), |(s, n), m| (s + m.bpp, n + 1.0));
-            (sum / n - 0.5).abs()
-        };
-        distance(a).total_cmp(&distance(b))
-    }) else {
-        return Ok(Vec::new());
-    };
-    let count = count.min(images.len());
-    let names = crate::measure::image_names(images);
-    let mut sets = Vec::new();
-    for i in 0..count {
-        let index = i * images.len() / count;
-        let path = &images[index];
-        let original = nic_image::load_rgb8(path)?.image;
-        let name = names[index].clone();
-        let region = detailed_region(&original);
-        let mut tiles = vec![tile("original".into(), &original, region)?];
-        let (nic_tile, nic_bpp) = coded_tile(nic.as_ref(), &original, nic_quality, region)?;
-        tiles.push(nic_tile);
-        for partner in CROP_PARTNERS {
-            let Some(subject) = subjects.iter().find(|s| s.name() == partner) else {
-                continue;
-            };
-            let nearest = measurements
-                .iter()
-                .filter(|m| m.codec == partner && m.image == name)
-                .min_by(|a, b| (a.bpp - nic_bpp).abs().total_cmp(&(b.bpp - nic_bpp).abs()))
-                .and_then(|m| m.quality);
-            if let Some(q) = nearest {
-                tiles.push(coded_tile(subject.as_ref(), &original, q, region)?.0);
-            }
-        }
-        sets.push(CropSet {
-            image: name,
-            region,
-            tiles,
-        });
-    }
-    Ok(sets)
-}
-
-/// Encodes and decodes the whole image (codecs see the full picture), then crops.
-fn coded_tile(
-    subject: &dyn Subject,
-    original: &RgbImage,
-    quality: u8,
-    region: (u32, u32, u32, u32),
-) -> Result<(Tile, f64), CompareError> {
-    let encoded = subject.encode(original, quality)?;
-    let decoded = subject.decode(&encoded.bytes)?;
-    let bpp = nic_metrics::bpp(encoded.bytes.len(), original.width(), original.height());
-    let psnr = nic_metrics::psnr(original.as_raw(), decoded.as_raw());
-    let label = format!(
-        "{} q{quality}: {bpp:.3} bpp, {psnr:.2} dB (whole image)",
-        subject.name()
-    );
-    Ok((tile(label, &decoded, region)?, bpp))
-}
-
-fn tile(
-    label: String,
-    image: &RgbImage,
-    (x, y, w, h): (u32, u32, u32, u32),
-) -> Result<Tile, CompareError> {
-    let crop = image.view(x, y, w, h).to_image();
-    let mut png = Vec::new();
-    crop.write_to(&mut std::io::Cursor::new(&mut png), ImageFormat::Png)
-        .map_err(|e| CompareError::Invalid(format!("crop: {e}")))?;
-    Ok(Tile { label, png })
-}
-
-/// The crop window (x, y, width, height) with the most gradient energy, where coding artefacts
-/// show; searched on a 16-pixel grid with a summed-area table.
-fn detailed_region(image: &RgbImage) -> (u32, u32, u32, u32) {
-    let (w, h) = image.dimensions();
-    let side = CROP.min(w).min(h);
-    let (wu, hu) = (w as usize, h as usize);
-    // Summed-area table of |∇luma|, one row and column of zeros in front.
-    let luma = |x: usize, y: usize| {
-        let p = image.get_pixel(x as u32, y as u32).0;
-        (p[0] as i32 * 299 + p[1] as i32 * 587 + p[2] as i32 * 114) / 1000
-    };
-    let mut sat = vec![0i64; (wu + 1) * (hu + 1)];
-    for y in 0..hu {
-        let mut row = 0i64;
-        for x in 0..wu {
-            let gx = if x + 1 < wu {
-                (luma(x + 1, y) - luma(x, y)).abs()
-            } else {
-                0
-            };
-            let gy = if y + 1 < hu {
-                (luma(x, y + 1) - luma(x, y)).abs()
-            } else {
-                0
-            };
-            row += (gx + gy) as i64;
-            sat[(y + 1) * (wu + 1) + x + 1] = sat[y * (wu + 1) + x + 1] + row;
-        }
-    }
-    let energy = |x: usize, y: usize, s: usize| {
-        let at = |x: usize, y: usize| sat[y * (wu + 1) + x];
-        at(x + s, y + s) - at(x, y + s) - at(x + s, y) + at(x, y)
-    };
-    let s = side as usize;
-    let mut best = (0, 0, i64::MIN);
-    for y in (0..=hu - s).step_by(16) {
-        for x in (0..=wu - s).step_by(16) {
-            let e = energy(x, y, s);
-            if e > best.2 {
-                best = (x, y, e);
-            }
-        }
-    }
-    (best.0 as u32, best.1 as u32, side, side)
-}
 
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -225,13 +70,28 @@ const SCRIPT: &str = r#"
 /// The whole page.
 pub fn html(summary: &Summary, crops: &[CropSet]) -> Result<String, CompareError> {
     let mut h = String::new();
-    let run = &summary.run;
     // Large crops start at their own size (four fit side by side), thumbnails enlarged.
     let zoom = match crops.iter().map(|c| c.region.2).max().unwrap_or(CROP) {
         s if s >= 128 => 1,
         s if s >= 64 => 2,
         _ => 4,
     };
+    head(&mut h, summary, zoom);
+    answer(&mut h, summary);
+    summary_table(&mut h, summary);
+    curves(&mut h, summary)?;
+    equal_psnr(&mut h, summary);
+    bytes(&mut h, summary);
+    side_by_side(&mut h, crops);
+    all_points(&mut h, summary);
+    lossless(&mut h, summary);
+    method(&mut h, summary);
+    Ok(h)
+}
+
+/// The page's head and title line.
+fn head(h: &mut String, summary: &Summary, zoom: u32) {
+    let run = &summary.run;
     let _ = write!(
         h,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
@@ -249,7 +109,10 @@ pub fn html(summary: &Summary, crops: &[CropSet]) -> Result<String, CompareError
         run.wall_seconds,
         escape(&run.nic_version),
     );
+}
 
+/// The answer in sentences: how much smaller nic is than the anchor at equal PSNR.
+fn answer(h: &mut String, summary: &Summary) {
     let sentences: Vec<String> = summary
         .equal_psnr
         .iter()
@@ -265,7 +128,10 @@ pub fn html(summary: &Summary, crops: &[CropSet]) -> Result<String, CompareError
              at the PSNR of the nic file; sizes are summed over the images before dividing.</div>",
         );
     }
+}
 
+/// BD-rates and PSNR at fixed rates, one row per codec.
+fn summary_table(h: &mut String, summary: &Summary) {
     let _ = write!(
         h,
         "<h2>Summary</h2><p>BD-rate: average bitrate difference against <b>{}</b> at equal \
@@ -300,7 +166,10 @@ pub fn html(summary: &Summary, crops: &[CropSet]) -> Result<String, CompareError
         h.push_str("</tr>");
     }
     h.push_str("</table>");
+}
 
+/// The rate–distortion plots, inline SVG.
+fn curves(h: &mut String, summary: &Summary) -> Result<(), CompareError> {
     h.push_str("<h2>Rate–distortion curves</h2><div class=\"plots\">");
     for chart in Chart::ALL {
         let svg = plot::svg(summary, chart)?;
@@ -308,7 +177,11 @@ pub fn html(summary: &Summary, crops: &[CropSet]) -> Result<String, CompareError
         h.push_str(body);
     }
     h.push_str("</div>");
+    Ok(())
+}
 
+/// Each codec's size at the PSNR of each nic quality.
+fn equal_psnr(h: &mut String, summary: &Summary) {
     if !summary.equal_psnr.is_empty() {
         h.push_str(
             "<h2>File size at equal PSNR</h2><p>Size each codec needs to reach the PSNR of each \
@@ -349,7 +222,10 @@ pub fn html(summary: &Summary, crops: &[CropSet]) -> Result<String, CompareError
         }
         h.push_str("</table>");
     }
+}
 
+/// Where nic's bytes go: container, tensors, the ideal rate, the coder's overhead.
+fn bytes(h: &mut String, summary: &Summary) {
     if !summary.nic_rate.is_empty() {
         h.push_str(
             "<h2>Where nic's bytes go</h2><table><tr><th>quality</th><th>file bytes</th>\
@@ -371,7 +247,10 @@ pub fn html(summary: &Summary, crops: &[CropSet]) -> Result<String, CompareError
         }
         h.push_str("</table><p class=\"meta\">Means per image, in bytes.</p>");
     }
+}
 
+/// The side-by-side crops.
+fn side_by_side(h: &mut String, crops: &[CropSet]) {
     if !crops.is_empty() {
         h.push_str(
             "<h2>Side by side</h2><p class=\"zoom\">Zoom: <button data-zoom=\"1\">1×</button>\
@@ -398,7 +277,10 @@ pub fn html(summary: &Summary, crops: &[CropSet]) -> Result<String, CompareError
             h.push_str("</div>");
         }
     }
+}
 
+/// Every quality point of every codec.
+fn all_points(h: &mut String, summary: &Summary) {
     h.push_str("<h2>All quality points</h2>");
     for c in &summary.codecs {
         let _ = write!(
@@ -426,7 +308,10 @@ pub fn html(summary: &Summary, crops: &[CropSet]) -> Result<String, CompareError
         }
         h.push_str("</table></details>");
     }
+}
 
+/// The lossless references.
+fn lossless(h: &mut String, summary: &Summary) {
     if !summary.lossless.is_empty() {
         h.push_str(
             "<h2>Lossless references</h2><table><tr><th>compressor</th><th>ratio to raw RGB</th>\
@@ -446,7 +331,10 @@ pub fn html(summary: &Summary, crops: &[CropSet]) -> Result<String, CompareError
         }
         h.push_str("</table>");
     }
+}
 
+/// How the figures were measured, and the page's script.
+fn method(h: &mut String, summary: &Summary) {
     let _ = writeln!(
         h,
         "<h2>Method</h2><ul><li>bpp = 8 × file bytes (headers included) / pixels; PSNR on 8-bit \
@@ -456,31 +344,11 @@ pub fn html(summary: &Summary, crops: &[CropSet]) -> Result<String, CompareError
          and the entropy coder.</li></ul><script>{SCRIPT}</script></body></html>",
         escape(&summary.ms_ssim_method)
     );
-    Ok(h)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_crop_goes_where_the_detail_is() {
-        // Flat image with a textured 40×40 patch at (200, 100).
-        let image = RgbImage::from_fn(400, 300, |x, y| {
-            let inside = (200..240).contains(&x) && (100..140).contains(&y);
-            let v = if inside && (x + y) % 2 == 0 { 255 } else { 90 };
-            nic_image::image::Rgb([v, v, v])
-        });
-        let (x, y, w, h) = detailed_region(&image);
-        assert_eq!((w, h), (CROP, CROP));
-        assert!(
-            x <= 200 && x + w >= 240 && y <= 100 && y + h >= 140,
-            "{x} {y}"
-        );
-        // Small images are shown whole.
-        let small = RgbImage::new(32, 24);
-        assert_eq!(detailed_region(&small), (0, 0, 24, 24));
-    }
 
     #[test]
     fn text_is_escaped() {

@@ -133,7 +133,9 @@ impl Compressor {
             t + noise(which, shape)
         };
         let (likelihood, side) = match &self.entropy {
-            EntropyModel::Factorized(p) => (p.likelihood(noisy(y.clone(), NoiseFor::Latents)), None),
+            EntropyModel::Factorized(p) => {
+                (p.likelihood(noisy(y.clone(), NoiseFor::Latents)), None)
+            }
             EntropyModel::ScaleHyperprior(hp) => {
                 let z = noisy(hp.side_latents(y.clone()), NoiseFor::SideLatents);
                 let (l, side) = hp.likelihoods(noisy(y.clone(), NoiseFor::Latents), z);
@@ -252,9 +254,7 @@ mod tests {
                 levels: &levels,
                 lambdas: &[0.01, 0.02],
             };
-            let noise = |_, shape| {
-                Tensor::random(shape, Distribution::Uniform(-0.5, 0.5), &device)
-            };
+            let noise = |_, shape| Tensor::random(shape, Distribution::Uniform(-0.5, 0.5), &device);
             let t = model.rd_train(x.clone(), &noise, targets);
             let e = model.rd_eval(x, targets);
             let (tb, eb) = (t.bpp.into_scalar::<f32>(), e.bpp.into_scalar::<f32>());

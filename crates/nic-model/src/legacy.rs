@@ -46,7 +46,9 @@ fn load_format2(fresh: Compressor, record: ModuleRecord) -> Result<Compressor, R
         (_, Some(h)) => EntropyModel::ScaleHyperprior(h),
         (Some(p), None) => EntropyModel::Factorized(p),
         (None, None) => {
-            return Err(RecordError::Io("format 2 weights without an entropy model".into()));
+            return Err(RecordError::Io(
+                "format 2 weights without an entropy model".into(),
+            ));
         }
     };
     Ok(Compressor {
@@ -92,7 +94,11 @@ mod tests {
             assert_eq!(fingerprint(&loaded, &device), fingerprint(&model, &device));
             let today = ModuleRecord::from_bytes(model.clone().into_record().into_bytes().unwrap())
                 .unwrap();
-            assert!(Compressor::new(&arch, &device).load_any_record(today).is_ok());
+            assert!(
+                Compressor::new(&arch, &device)
+                    .load_any_record(today)
+                    .is_ok()
+            );
         }
     }
 

@@ -131,7 +131,12 @@ mod tests {
         let mut model = Compressor::new(&arch, &device);
         // Gains of 10, 100 and 1000 (an untrained network's latents are small), so that the
         // quantizer steps span from visible to negligible.
-        model.gains = Some(Gains::new(&[1e-6, 1e-4, 1e-2], 1e-8, arch.latent_channels, &device));
+        model.gains = Some(Gains::new(
+            &[1e-6, 1e-4, 1e-2],
+            1e-8,
+            arch.latent_channels,
+            &device,
+        ));
         let x = Tensor::<4>::random([1, 3, 64, 64], Distribution::Uniform(0.0, 1.0), &device);
         let p = model.probe(x);
         let levels = arch.rate_levels;

@@ -163,6 +163,16 @@ pub struct SavedModel {
 }
 
 impl SavedModel {
+    /// A model in memory, with its id (as [`SavedModel::load`] would compute it).
+    pub fn new(compressor: Compressor, info: ModelInfo) -> SavedModel {
+        let id = model_id(&compressor, &info);
+        SavedModel {
+            info,
+            compressor,
+            id,
+        }
+    }
+
     /// Writes `dir/weights.bpk` and `dir/model.json` (each atomically). Returns the model id.
     pub fn save(
         dir: &Path,
@@ -228,12 +238,7 @@ impl SavedModel {
                 path: wpath.clone(),
                 message: e.to_string(),
             })?;
-        let id = model_id(&compressor, &info);
-        Ok(SavedModel {
-            info,
-            compressor: compressor.valid(),
-            id,
-        })
+        Ok(SavedModel::new(compressor.valid(), info))
     }
 }
 

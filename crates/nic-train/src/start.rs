@@ -19,7 +19,11 @@ pub(crate) struct Start {
     pub elapsed: f64,
 }
 
-pub(crate) fn start_or_resume(opts: &TrainOptions, key: &RunKey, ad: &Device) -> Result<Start, TrainError> {
+pub(crate) fn start_or_resume(
+    opts: &TrainOptions,
+    key: &RunKey,
+    ad: &Device,
+) -> Result<Start, TrainError> {
     ad.seed(opts.seed);
     let arch = opts.architecture;
     let mut model = Compressor::new(&arch, ad);
@@ -123,4 +127,3 @@ fn geometric_mean(v: &[f64]) -> f64 {
     }
     (v.iter().map(|x| x.ln()).sum::<f64>() / v.len() as f64).exp()
 }
-

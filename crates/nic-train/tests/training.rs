@@ -27,10 +27,6 @@ fn make_images(dir: &Path, n: u32) {
     }
 }
 
-/// Model initialization draws from burn's process-wide random state: run one training at a time
-/// so the tests cannot perturb each other.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
 /// A tiny variable-rate hyperprior run (the default kind of model).
 fn options(data: &Path, out: &Path, steps: u64) -> TrainOptions {
     TrainOptions {
@@ -61,7 +57,8 @@ fn options(data: &Path, out: &Path, steps: u64) -> TrainOptions {
 
 #[test]
 fn tiny_run_lowers_the_validation_loss_and_exports_a_model() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // Model initialization draws from burn's process-wide random state.
+    let _serial = nic_testkit::rng_turn();
     let dir = tempfile::tempdir().unwrap();
     make_images(&dir.path().join("data"), 24);
     let hyper = options(&dir.path().join("data"), &dir.path().join("hyper"), 80);
@@ -95,7 +92,8 @@ fn tiny_run_lowers_the_validation_loss_and_exports_a_model() {
 
 #[test]
 fn resumed_run_matches_an_uninterrupted_one() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // Model initialization draws from burn's process-wide random state.
+    let _serial = nic_testkit::rng_turn();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     make_images(&data, 12);
@@ -129,7 +127,8 @@ fn resumed_run_matches_an_uninterrupted_one() {
 
 #[test]
 fn a_time_budget_stops_with_a_checkpoint_that_resumes() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // Model initialization draws from burn's process-wide random state.
+    let _serial = nic_testkit::rng_turn();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     make_images(&data, 12);
@@ -147,7 +146,8 @@ fn a_time_budget_stops_with_a_checkpoint_that_resumes() {
 
 #[test]
 fn fine_tuning_starts_from_the_whole_model_it_is_given() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // Model initialization draws from burn's process-wide random state.
+    let _serial = nic_testkit::rng_turn();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     make_images(&data, 12);

@@ -4,21 +4,8 @@
 
 use nic_model::burn::module::Module;
 use nic_model::burn::tensor::{Device, Tensor, TensorData};
-use nic_model::{Architecture, Compressor, DeviceChoice, Targets, information_bits};
-
-/// burn's random state is global to the process: tests that draw weights take turns.
-static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn software_gpu() -> Option<Device> {
-    match DeviceChoice::GpuSoftware.open() {
-        Ok(d) => Some(d.device),
-        Err(e) if std::env::var_os("CI").is_none() => {
-            eprintln!("skipped: {e}");
-            None
-        }
-        Err(e) => panic!("CI must test the GPU path: {e}"),
-    }
-}
+use nic_model::{Architecture, Compressor, Targets, information_bits};
+use nic_testkit::{rng_turn, software_gpu};
 
 /// Smooth pictures with some detail (what a codec sees), as host data.
 fn pictures(n: usize, side: usize) -> TensorData {
@@ -51,7 +38,7 @@ fn max_abs_diff(a: Tensor<4>, b: Tensor<4>) -> f32 {
 #[test]
 fn forward_on_the_gpu_matches_the_cpu() {
     let Some(gpu) = software_gpu() else { return };
-    let _turn = RNG.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = rng_turn();
     let cpu = Device::flex();
     cpu.seed(7);
     let model = Compressor::new(&Architecture::TINY_HYPER, &cpu);
@@ -100,7 +87,7 @@ fn losses(device: &Device) -> Vec<f64> {
     // The same initial weights on both devices: drawn on the CPU, loaded as training loads
     // `--init` weights.
     let cpu = Device::flex();
-    let turn = RNG.lock().unwrap_or_else(|e| e.into_inner());
+    let turn = rng_turn();
     cpu.seed(3);
     let arch = Architecture::TINY_HYPER;
     let weights = Compressor::new(&arch, &cpu).into_record();

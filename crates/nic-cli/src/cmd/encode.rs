@@ -41,7 +41,11 @@ pub fn run(a: Args) -> Result<()> {
     let request = EncodeRequest {
         // The flags' names, since the library's messages do not know them.
         rate: Rate::from_options(a.quality, a.target_bpp, a.target_psnr).map_err(|e| {
-            let flag = if a.target_bpp.is_some() { "--target-bpp" } else { "--target-psnr" };
+            let flag = if a.target_bpp.is_some() {
+                "--target-bpp"
+            } else {
+                "--target-psnr"
+            };
             anyhow::Error::new(e).context(flag)
         })?,
         max_pixels: a.common.max_pixels,

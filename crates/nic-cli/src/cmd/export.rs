@@ -28,7 +28,10 @@ pub fn run(a: Args) -> Result<()> {
     std::fs::create_dir_all(&a.out)
         .map_err(|e| Failure::Output(format!("cannot create {}: {e}", a.out.display())))?;
     for t in nic_model::named_parameters(&codec.model.compressor) {
-        super::write_file(&a.out.join(format!("{}.npy", t.path)), &nic_model::to_npy(&t))?;
+        super::write_file(
+            &a.out.join(format!("{}.npy", t.path)),
+            &nic_model::to_npy(&t),
+        )?;
     }
     super::write_file(
         &a.out.join(nic_model::INFO_FILE),

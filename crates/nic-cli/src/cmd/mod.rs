@@ -69,13 +69,12 @@ impl CodecArgs {
     pub fn output(&self, input: &Path, given: Option<&Path>, ext: &str) -> Result<PathBuf> {
         let output = given.map_or_else(|| input.with_extension(ext), Path::to_path_buf);
         if let (Ok(a), Ok(b)) = (input.canonicalize(), output.canonicalize())
-            && a == b {
-                return Err(Failure::Output(format!(
-                    "output {} is the input file",
-                    output.display()
-                ))
-                .into());
-            }
+            && a == b
+        {
+            return Err(
+                Failure::Output(format!("output {} is the input file", output.display())).into(),
+            );
+        }
         if output.is_dir() {
             return Err(
                 Failure::Output(format!("output {} is a directory", output.display())).into(),

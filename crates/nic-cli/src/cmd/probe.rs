@@ -46,10 +46,7 @@ pub fn run(a: Args) -> Result<()> {
         // The top-left part whose sides are multiples of the stride: the probe measures the
         // networks, not the codec's padding.
         let s = Architecture::STRIDE;
-        let (w, h) = (
-            img.width() as usize / s * s,
-            img.height() as usize / s * s,
-        );
+        let (w, h) = (img.width() as usize / s * s, img.height() as usize / s * s);
         if w == 0 || h == 0 {
             continue;
         }

@@ -130,13 +130,17 @@ pub fn run(a: Args) -> Result<()> {
     if let Some(v) = s.first_val {
         println!(
             "validation at start: loss {:.4} bpp {:.4} PSNR {:.2} dB",
-            v.loss, v.bpp, v.psnr()
+            v.loss,
+            v.bpp,
+            v.psnr()
         );
     }
     let v = s.last_val;
     println!(
         "validation at end:   loss {:.4} bpp {:.4} PSNR {:.2} dB",
-        v.loss, v.bpp, v.psnr()
+        v.loss,
+        v.bpp,
+        v.psnr()
     );
     println!(
         "model {} written to {}",

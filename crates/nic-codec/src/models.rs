@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use nic_format::NicFile;
 use nic_model::burn::tensor::Device;
-use nic_model::{INFO_FILE, SavedModel};
+use nic_model::{INFO_FILE, ModelInfo, SavedModel};
 
 use crate::{Codec, CodecError};
 
@@ -135,43 +135,13 @@ impl ModelSet {
                 e => e,
             })
     }
-
-    /// A codec for each of [`ModelSet::qualities`] (a variable-rate model is loaded once and
-    /// shared).
-    pub fn load_all(&self, device: &Device) -> Result<Vec<Codec>, CodecError> {
-        let qualities = self.qualities();
-        match &self.kind {
-            Kind::Variable { .. } => {
-                let base = self.load(1.0, device)?;
-                qualities
-                    .into_iter()
-                    .map(|q| base.with_quality(q as f64))
-                    .collect()
-            }
-            Kind::Fixed(_) => qualities
-                .into_iter()
-                .map(|q| self.load(q as f64, device))
-                .collect(),
-        }
-    }
 }
 
-/// Reads only the quality and the number of rate levels of a `model.json`; the rest is
-/// checked when the model is loaded.
+/// The quality and the number of rate levels of a `model.json` (the rest is checked when the
+/// model is loaded).
 fn read_quality(text: &[u8]) -> Option<(u8, usize)> {
-    #[derive(serde::Deserialize)]
-    struct Levels {
-        #[serde(default)]
-        rate_levels: usize,
-    }
-    #[derive(serde::Deserialize)]
-    struct Quality {
-        quality: u8,
-        architecture: Levels,
-    }
-    serde_json::from_slice::<Quality>(text)
-        .ok()
-        .map(|q| (q.quality, q.architecture.rate_levels))
+    let info: ModelInfo = serde_json::from_slice(text).ok()?;
+    Some((info.quality, info.architecture.rate_levels))
 }
 
 /// Where the bundled models are: `$NIC_MODEL_DIR`, else `models/default` in the current

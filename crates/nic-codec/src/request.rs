@@ -111,6 +111,25 @@ impl Encoder {
         })
     }
 
+    /// The same models for another rate: a variable-rate model is shared, not loaded again.
+    pub fn with_rate(&self, rate: Rate) -> Result<Encoder, CodecError> {
+        let request = EncodeRequest {
+            rate,
+            ..self.request
+        };
+        let codec = match rate {
+            Rate::Quality(q) if self.set.is_variable_rate() => self.codec.with_quality(q)?,
+            Rate::Default | Rate::Quality(_) | Rate::Target(_) => {
+                return Encoder::new(self.set.clone(), &self.codec.device(), request);
+            }
+        };
+        Ok(Encoder {
+            set: self.set.clone(),
+            codec,
+            request,
+        })
+    }
+
     /// The codec at the request's quality (the search's starting point for a target).
     pub fn codec(&self) -> &Codec {
         &self.codec

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use nic_baselines::{LosslessCodec, LossyCodec};
-use nic_codec::{Codec, ModelSet};
+use nic_codec::{EncodeRequest, Encoder, ModelSet, Rate};
 use nic_format::NicFile;
 use nic_image::RgbImage;
 use nic_model::burn::tensor::Device;
@@ -63,25 +63,35 @@ impl Subject for Baseline {
     }
 }
 
-/// nic with every model of a model folder loaded.
+/// nic with every model of a model folder loaded, one encoder per quality.
 pub struct Nic {
     dir: String,
-    codecs: Vec<Codec>,
+    encoders: Vec<Encoder>,
 }
 
 impl Nic {
     pub fn open(dir: &Path, device: &Device) -> Result<Nic, CompareError> {
-        let codecs = ModelSet::open(dir)?.load_all(device)?;
+        let set = ModelSet::open(dir)?;
+        let qualities = set.qualities();
+        let first = EncodeRequest {
+            rate: Rate::Quality(qualities[0] as f64),
+            ..EncodeRequest::default()
+        };
+        let base = Encoder::new(set, device, first)?;
+        let encoders = qualities
+            .into_iter()
+            .map(|q| base.with_rate(Rate::Quality(q as f64)))
+            .collect::<Result<_, _>>()?;
         Ok(Nic {
             dir: dir.display().to_string(),
-            codecs,
+            encoders,
         })
     }
 
-    fn codec(&self, quality: u8) -> Result<&Codec, CompareError> {
-        self.codecs
+    fn encoder(&self, quality: u8) -> Result<&Encoder, CompareError> {
+        self.encoders
             .iter()
-            .find(|c| c.quality() == quality as f64)
+            .find(|e| e.codec().quality() == quality as f64)
             .ok_or_else(|| CompareError::Invalid(format!("no nic model for quality {quality}")))
     }
 }
@@ -92,7 +102,7 @@ impl Subject for Nic {
     }
 
     fn description(&self) -> String {
-        let arch = self.codecs[0].model.info.architecture;
+        let arch = self.encoders[0].codec().model.info.architecture;
         format!(
             "nic, learned codec ({} analysis/synthesis channels, {} latent channels, {}{}), \
              models {} (qualities {})",
@@ -121,12 +131,16 @@ impl Subject for Nic {
     }
 
     fn qualities(&self) -> Vec<u8> {
-        self.codecs.iter().map(|c| c.quality() as u8).collect()
+        self.encoders
+            .iter()
+            .map(|e| e.codec().quality() as u8)
+            .collect()
     }
 
     fn encode(&self, image: &RgbImage, quality: u8) -> Result<Encoded, CompareError> {
-        let codec = self.codec(quality)?;
-        let (bytes, stats) = codec.encode(image)?;
+        let encoder = self.encoder(quality)?;
+        let nic_codec::Encoded { bytes, stats, .. } = encoder.encode(image)?;
+        let codec = encoder.codec();
         // Payload sizes in file order: side latents first, with a hyperprior.
         let mut tensor_bytes = vec![stats.payload_bytes - stats.side_bytes];
         if codec.model.info.architecture.has_hyperprior() {
@@ -148,7 +162,8 @@ impl Subject for Nic {
         // Compared files are made at integer qualities (a set's models, or a variable-rate
         // model's levels).
         Ok(self
-            .codec((file.quality_milli / 1000) as u8)?
+            .encoder((file.quality_milli / 1000) as u8)?
+            .codec()
             .decode(&file)?)
     }
 }

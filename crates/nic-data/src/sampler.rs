@@ -93,7 +93,10 @@ impl<'a> Sampler<'a> {
         let order = &cached.1;
         let per = self.per_sample();
         let start = ((step % per_epoch) as usize) * self.batch * per;
-        let mut rng = StdRng::seed_from_u64(mix(self.seed ^ 0x5eed, step));
+        // The crops' stream: the run's seed salted ("seed" in hex-speak), so that it is not
+        // the epoch order's stream, which mixes the same seed.
+        const CROP_SALT: u64 = 0x5eed;
+        let mut rng = StdRng::seed_from_u64(mix(self.seed ^ CROP_SALT, step));
         let plane = self.crop * self.crop;
         let mut out = vec![0.0; self.batch * 3 * plane];
         let tile = self.crop / self.mosaic;
@@ -171,7 +174,8 @@ pub fn center_crops(images: &[RgbImage], crop: usize, mosaic: usize) -> Vec<f32>
     out
 }
 
-/// SplitMix64-style mixing of two numbers into one seed.
+/// SplitMix64-style mixing of two numbers into one seed (its finalizer's constants, Stafford's
+/// "Mix13"; 0x9e37… is 2⁶⁴/φ).
 fn mix(a: u64, b: u64) -> u64 {
     let mut z = a ^ b.wrapping_mul(0x9e37_79b9_7f4a_7c15);
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);

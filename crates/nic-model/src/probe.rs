@@ -69,16 +69,18 @@ impl Compressor {
             let gained = y.clone() * per_channel(gain);
             let y_hat = gained.clone().round();
             let max_symbol = y_hat.clone().abs().max().into_scalar::<f32>() as f64;
-            let at_min_scale = match &self.entropy {
+            // The side latents are rounded once, for both the rate and the scales' floor.
+            let (likelihood, side, at_min_scale) = match &self.entropy {
+                EntropyModel::Factorized(p) => (p.likelihood(y_hat.clone()), None, 0.0),
                 EntropyModel::ScaleHyperprior(hp) => {
-                    let scales = hp.scales(hp.side_latents(gained.clone()).round());
+                    let z_hat = hp.side_latents(gained).round();
+                    let scales = hp.scales(z_hat.clone());
                     let n = scales.shape().num_elements() as f64;
                     let low = scales.lower_equal_elem(nic_entropy::SCALE_MIN).int().sum();
-                    low.into_scalar::<i64>() as f64 / n
+                    let (l, side) = hp.likelihoods(y_hat.clone(), z_hat);
+                    (l, Some(side), low.into_scalar::<i64>() as f64 / n)
                 }
-                EntropyModel::Factorized(_) => 0.0,
             };
-            let (likelihood, side) = self.entropy.rounded_likelihoods(gained, y_hat.clone());
             let side_bits = side.map_or(0.0, information_bits);
             Point {
                 mse: mse(y_hat * per_channel(inverse)),

@@ -209,9 +209,8 @@ impl Run<'_> {
             // ruinous weights that only the next loss shows).
             let due = step > self.first_step
                 && self.last_checkpoint.elapsed().as_secs_f64() >= opts.checkpoint_seconds;
-            let before = due.then(|| model.clone());
-            let optimizer_before = match due {
-                true => Some(optimizer_bytes(&mut optim)?),
+            let snapshot = match due {
+                true => Some((model.clone(), optimizer_bytes(&mut optim)?)),
                 false => None,
             };
             let stats;
@@ -227,7 +226,7 @@ impl Run<'_> {
                 });
             }
             let ips = self.images_per_second(step);
-            if let (Some(weights), Some(optimizer)) = (before, optimizer_before) {
+            if let Some((weights, optimizer)) = snapshot {
                 self.save(&weights, optimizer, step, self.elapsed(), ips)?;
                 self.last_checkpoint = Instant::now();
             }

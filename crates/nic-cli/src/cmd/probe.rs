@@ -60,17 +60,21 @@ pub fn run(a: Args) -> Result<()> {
     let mean = |f: &dyn Fn(&Probe) -> f64| probes.iter().map(f).sum::<f64>() / probes.len() as f64;
     // The probe's MSE is on the 0..=1 scale, PSNR on 0..=255.
     let psnr = |mse: f64| nic_metrics::psnr_from_mse(mse * 255.0 * 255.0);
-    let rows = |pick: &dyn Fn(&Probe) -> &[Point]| -> Vec<serde_json::Value> {
+    // Each quantizer's figures over the pictures: means, and the largest symbol anywhere.
+    let rows = |pick: &dyn Fn(&Probe) -> &[Point]| -> Vec<Row> {
         (0..pick(&probes[0]).len())
             .map(|i| {
                 let m = |f: &dyn Fn(&Point) -> f64| mean(&|p| f(&pick(p)[i]));
-                serde_json::json!({
-                    "psnr": m(&|q| psnr(q.mse)),
-                    "bpp": m(&|q| q.bpp),
-                    "side_bpp": m(&|q| q.side_bpp),
-                    "at_min_scale": m(&|q| q.at_min_scale),
-                    "max_symbol": probes.iter().map(|p| pick(p)[i].max_symbol).fold(0.0, f64::max),
-                })
+                Row {
+                    psnr: m(&|q| psnr(q.mse)),
+                    bpp: m(&|q| q.bpp),
+                    side_bpp: m(&|q| q.side_bpp),
+                    at_min_scale: m(&|q| q.at_min_scale),
+                    max_symbol: probes
+                        .iter()
+                        .map(|p| pick(p)[i].max_symbol)
+                        .fold(0.0, f64::max),
+                }
             })
             .collect()
     };
@@ -96,16 +100,15 @@ pub fn run(a: Args) -> Result<()> {
     );
     println!("synthesis of the unquantized latents: {unquantized:.2} dB (the transforms' ceiling)");
     println!("quantizer         gain   g·g⁻¹   PSNR dB    bpp  side %  σ≤min %  max |ŷ|");
-    let line = |name: String, gain: f64, product: Option<f64>, r: &serde_json::Value| {
-        let f = |k: &str| r[k].as_f64().unwrap_or(f64::NAN);
+    let line = |name: String, gain: f64, product: Option<f64>, r: &Row| {
         println!(
             "{name:<14} {gain:>7.3} {:>7} {:>9.2} {:>6.3} {:>7.1} {:>8.1} {:>8.0}",
             product.map_or("".into(), |p| format!("{p:.3}")),
-            f("psnr"),
-            f("bpp"),
-            100.0 * f("side_bpp") / f("bpp"),
-            100.0 * f("at_min_scale"),
-            f("max_symbol"),
+            r.psnr,
+            r.bpp,
+            100.0 * r.side_bpp / r.bpp,
+            100.0 * r.at_min_scale,
+            r.max_symbol,
         );
     };
     for (i, r) in levels.iter().enumerate() {
@@ -116,4 +119,15 @@ pub fn run(a: Args) -> Result<()> {
         line(format!("top × {factor}"), top * factor, None, r);
     }
     Ok(())
+}
+
+/// One quantizer's figures over the pictures (PSNR in dB; the rest as in
+/// [`nic_model::probe::Point`]).
+#[derive(serde::Serialize)]
+struct Row {
+    psnr: f64,
+    bpp: f64,
+    side_bpp: f64,
+    at_min_scale: f64,
+    max_symbol: f64,
 }

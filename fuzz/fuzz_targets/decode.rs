@@ -79,6 +79,7 @@ fuzz_target!(|data: &[u8]| {
                 bytes: bytes.to_vec(),
             })
             .collect(),
+        metadata: Default::default(),
     };
     if let Ok(image) = codec.decode(&file) {
         assert_eq!(image.dimensions(), (width, height));

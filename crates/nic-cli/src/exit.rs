@@ -71,9 +71,13 @@ fn classify(cause: &(dyn std::error::Error + 'static)) -> Option<i32> {
 
 fn image(e: &ImageError) -> i32 {
     match e {
-        ImageError::Read { .. } | ImageError::Decode { .. } => BAD_INPUT,
+        ImageError::Read { .. } | ImageError::Decode { .. } | ImageError::NotAFolder { .. } => {
+            BAD_INPUT
+        }
         ImageError::TooLarge { .. } => TOO_LARGE,
-        ImageError::Write { .. } | ImageError::Encode { .. } => OUTPUT,
+        ImageError::Write { .. } | ImageError::Encode { .. } | ImageError::UnknownFormat { .. } => {
+            OUTPUT
+        }
     }
 }
 

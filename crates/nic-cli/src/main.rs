@@ -1,5 +1,6 @@
 //! `nic`: a learned image codec. See `nic --help`.
 
+mod bundled;
 mod cmd;
 mod exit;
 

@@ -188,6 +188,7 @@ impl Codec {
                     bytes,
                 })
                 .collect(),
+            metadata: Default::default(),
         };
         let out = file.to_bytes()?;
         let stats = EncodeStats {

@@ -6,6 +6,8 @@
 use nic_image::RgbImage;
 use nic_model::burn::tensor::Device;
 
+use nic_format::{Metadata, NicFile};
+
 use crate::{Codec, CodecError, EncodeStats, MAX_PIXELS, ModelSet, Target, encode_to_target};
 
 /// How the quality of an encoding is chosen.
@@ -136,6 +138,27 @@ impl Encoder {
     }
 
     pub fn encode(&self, img: &RgbImage) -> Result<Encoded, CodecError> {
+        self.encode_with(img, &Metadata::default())
+    }
+
+    /// [`Encoder::encode`], the file carrying `metadata` (a grayscale flag, EXIF, an ICC
+    /// profile). The metadata does not change the coded pixels; a size target counts the
+    /// pixels' bytes only.
+    pub fn encode_with(&self, img: &RgbImage, metadata: &Metadata) -> Result<Encoded, CodecError> {
+        let mut encoded = self.encode_pixels(img)?;
+        if *metadata != Metadata::default() {
+            let mut file = NicFile::parse(&encoded.bytes)?;
+            file.metadata = metadata.clone();
+            let bytes = file.to_bytes()?;
+            let added = bytes.len() - encoded.bytes.len();
+            encoded.stats.file_bytes += added;
+            encoded.stats.header_bytes += added;
+            encoded.bytes = bytes;
+        }
+        Ok(encoded)
+    }
+
+    fn encode_pixels(&self, img: &RgbImage) -> Result<Encoded, CodecError> {
         match self.request.rate {
             Rate::Default | Rate::Quality(_) => {
                 let (bytes, stats) = self.codec.encode(img)?;

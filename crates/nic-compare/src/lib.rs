@@ -82,6 +82,9 @@ pub struct Comparison {
 /// Runs the comparison: measure, summarize, and write the outputs if asked to.
 pub fn run(options: &Options) -> Result<Comparison, CompareError> {
     let started = Instant::now();
+    if let Some(out) = &options.out {
+        outputs::prepare(out)?;
+    }
     let images = select_images(&options.data, options.limit, options.out.as_deref())?;
     let subjects = options
         .selection

@@ -23,6 +23,22 @@ pub fn write(path: &Path, bytes: &[u8]) -> Result<PathBuf, CompareError> {
     Ok(path.to_path_buf())
 }
 
+/// Makes sure `out` is a folder nic can write in (creating it), so that a bad `--out` fails
+/// before the measurements, not after them.
+pub fn prepare(out: &Path) -> Result<(), CompareError> {
+    let fail = |source| CompareError::Write {
+        path: out.to_path_buf(),
+        source,
+    };
+    if out.exists() && !out.is_dir() {
+        return Err(fail(std::io::Error::other("exists and is not a folder")));
+    }
+    std::fs::create_dir_all(out).map_err(fail)?;
+    let probe = out.join(".nic-compare-write-test");
+    std::fs::write(&probe, b"").map_err(fail)?;
+    std::fs::remove_file(&probe).map_err(fail)
+}
+
 /// Writes everything but the HTML report under `out`, returning the paths written.
 pub fn write_all(
     out: &Path,

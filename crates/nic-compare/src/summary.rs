@@ -87,10 +87,18 @@ impl EqualPsnr {
     /// The answer in words, against `codec`.
     pub fn sentence(&self, codec: &str) -> Option<String> {
         let v = self.versus.iter().find(|v| v.codec == codec)?;
+        // Under a factor of 2, a percentage reads better than "1.01× smaller".
         let (factor, word) = if v.ratio >= 1.0 {
             (v.ratio, "smaller")
         } else {
             (1.0 / v.ratio, "larger")
+        };
+        let amount = if factor >= 2.0 {
+            format!("{factor:.2}×")
+        } else if word == "smaller" {
+            format!("{:.0} %", 100.0 * (1.0 - 1.0 / factor))
+        } else {
+            format!("{:.0} %", 100.0 * (factor - 1.0))
         };
         let coverage = if v.images == self.images {
             String::new()
@@ -98,7 +106,7 @@ impl EqualPsnr {
             format!(" ({} of {} images in range)", v.images, self.images)
         };
         Some(format!(
-            "at {:.2} dB (nic quality {}), nic files are {factor:.2}× {word} than {codec}'s{coverage}",
+            "at {:.2} dB (nic quality {}), nic files are {amount} {word} than {codec}'s{coverage}",
             self.psnr, self.nic_quality
         ))
     }
@@ -566,7 +574,7 @@ mod tests {
         assert!((v.ratio - 632.0 / 474.0).abs() < 0.01);
         let s = e.sentence("jpeg-turbo-420").unwrap();
         assert!(
-            s.contains("1.33× smaller") && s.contains("2 of 3 images"),
+            s.contains("25 % smaller") && s.contains("2 of 3 images"),
             "{s}"
         );
     }

@@ -19,6 +19,7 @@
 //!     height: 20,
 //!     quality_milli: 4500,
 //!     latents: vec![LatentPayload { channels: 8, height: 2, width: 3, bytes: vec![7; 12] }],
+//!     metadata: Default::default(),
 //! };
 //! let bytes = file.to_bytes()?;
 //! assert_eq!(NicFile::parse(&bytes)?, file);
@@ -36,9 +37,56 @@ use thiserror::Error;
 /// 7-bit-clean transfer, or a text file, is never mistaken for a `.nic` file.
 pub const MAGIC: [u8; 4] = [0x8e, b'N', b'I', b'C'];
 
-/// The format version this crate writes and the newest it reads (version 1 stored the quality
-/// as one byte; version 2 in thousandths, for variable-rate models).
-pub const VERSION: u8 = 2;
+/// The newest format version this crate reads and writes (version 1 stored the quality as one
+/// byte; version 2 in thousandths, for variable-rate models; version 3 adds the flags for a
+/// grayscale picture and carried metadata). A file is written with the oldest version that
+/// holds it: version 2 unless it uses a version-3 flag, so that older decoders still read
+/// every file they could.
+pub const VERSION: u8 = 3;
+
+/// The version of a file without version-3 features.
+const PLAIN_VERSION: u8 = 2;
+
+/// Flag bit: the picture is grayscale (coded as R = G = B; decoded back to one channel).
+const FLAG_GRAYSCALE: u8 = 1;
+/// Flag bit: a metadata block follows the tensor shapes.
+const FLAG_METADATA: u8 = 2;
+
+/// Largest metadata entry (EXIF or ICC profile) a file may carry.
+pub const MAX_METADATA: usize = 16 << 20;
+
+/// What a file carries besides the pixels, all optional (format version 3).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Metadata {
+    /// The picture was grayscale: a decoder writes one channel.
+    pub grayscale: bool,
+    /// The picture's EXIF block (TIFF-structured, without JPEG's `Exif\0\0` prefix), written
+    /// back on decode.
+    pub exif: Option<Vec<u8>>,
+    /// The picture's ICC colour profile, written back on decode.
+    pub icc: Option<Vec<u8>>,
+}
+
+impl Metadata {
+    fn flags(&self) -> u8 {
+        let mut f = 0;
+        if self.grayscale {
+            f |= FLAG_GRAYSCALE;
+        }
+        if self.exif.is_some() || self.icc.is_some() {
+            f |= FLAG_METADATA;
+        }
+        f
+    }
+
+    /// The entries in file order: (kind, bytes); kind 1 is EXIF, 2 the ICC profile.
+    fn entries(&self) -> Vec<(u8, &[u8])> {
+        [(1, &self.exif), (2, &self.icc)]
+            .into_iter()
+            .filter_map(|(k, v)| v.as_deref().map(|b| (k, b)))
+            .collect()
+    }
+}
 
 /// Largest quality a file may declare, in thousandths.
 pub const MAX_QUALITY_MILLI: u32 = 255_000;
@@ -78,6 +126,7 @@ pub struct NicFile {
     /// of a set, or where on a variable-rate model's scale.
     pub quality_milli: u32,
     pub latents: Vec<LatentPayload>,
+    pub metadata: Metadata,
 }
 
 /// Everything that can be wrong with a `.nic` file, each with a message that names the problem.
@@ -108,8 +157,9 @@ impl NicFile {
         let payload: usize = self.latents.iter().map(|l| l.bytes.len()).sum();
         let mut out = Vec::with_capacity(32 + 16 * self.latents.len() + payload);
         out.extend_from_slice(&MAGIC);
-        out.push(VERSION);
-        out.push(0); // flags, reserved
+        let flags = self.metadata.flags();
+        out.push(if flags == 0 { PLAIN_VERSION } else { VERSION });
+        out.push(flags);
         out.extend_from_slice(&self.model_id);
         varint::write(&mut out, self.width as u64);
         varint::write(&mut out, self.height as u64);
@@ -120,6 +170,15 @@ impl NicFile {
             varint::write(&mut out, l.height as u64);
             varint::write(&mut out, l.width as u64);
             varint::write(&mut out, l.bytes.len() as u64);
+        }
+        if flags & FLAG_METADATA != 0 {
+            let entries = self.metadata.entries();
+            out.push(entries.len() as u8);
+            for (kind, bytes) in entries {
+                out.push(kind);
+                varint::write(&mut out, bytes.len() as u64);
+                out.extend_from_slice(bytes);
+            }
         }
         for l in &self.latents {
             out.extend_from_slice(&l.bytes);
@@ -157,6 +216,7 @@ impl NicFile {
             height: header.height,
             quality_milli: header.quality_milli,
             latents,
+            metadata: header.metadata,
         })
     }
 
@@ -178,6 +238,14 @@ impl NicFile {
         for l in &self.latents {
             if l.channels == 0 || l.height == 0 || l.width == 0 {
                 return Err(FormatError::Invalid("empty latent tensor".into()));
+            }
+        }
+        for (_, bytes) in self.metadata.entries() {
+            if bytes.is_empty() || bytes.len() > MAX_METADATA {
+                return Err(FormatError::Invalid(format!(
+                    "metadata entry of {} bytes (1..={MAX_METADATA} allowed)",
+                    bytes.len()
+                )));
             }
         }
         Ok(())
@@ -202,7 +270,8 @@ pub struct Header {
     pub height: u32,
     pub quality_milli: u32,
     pub shapes: Vec<TensorShape>,
-    /// Size of the header in bytes (everything before the first payload).
+    pub metadata: Metadata,
+    /// Size of the header in bytes (everything before the first payload, metadata included).
     pub header_len: usize,
 }
 
@@ -226,7 +295,12 @@ impl Header {
             return Err(FormatError::Invalid("format version 0".into()));
         }
         let flags = r.byte("flags")?;
-        if flags != 0 {
+        let known = if version >= 3 {
+            FLAG_GRAYSCALE | FLAG_METADATA
+        } else {
+            0
+        };
+        if flags & !known != 0 {
             return Err(FormatError::UnknownFlags(flags));
         }
         let model_id: [u8; 4] = r.take(4, "model id")?.try_into().unwrap();
@@ -261,6 +335,37 @@ impl Header {
                     .map_err(|_| FormatError::Invalid("payload length".into()))?,
             });
         }
+        let mut metadata = Metadata {
+            grayscale: flags & FLAG_GRAYSCALE != 0,
+            ..Metadata::default()
+        };
+        if flags & FLAG_METADATA != 0 {
+            let count = r.byte("metadata count")?;
+            if count == 0 || count > 2 {
+                return Err(FormatError::Invalid(format!(
+                    "{count} metadata entries (1..=2 allowed)"
+                )));
+            }
+            for _ in 0..count {
+                let kind = r.byte("metadata kind")?;
+                let len = r.varint("metadata length")?;
+                if len == 0 || len > MAX_METADATA as u64 {
+                    return Err(FormatError::Invalid(format!(
+                        "metadata entry of {len} bytes (1..={MAX_METADATA} allowed)"
+                    )));
+                }
+                // `take` checks the length against the bytes present before copying.
+                let bytes = r.take(len as usize, "metadata")?.to_vec();
+                let slot = match kind {
+                    1 => &mut metadata.exif,
+                    2 => &mut metadata.icc,
+                    k => return Err(FormatError::Invalid(format!("metadata kind {k}"))),
+                };
+                if slot.replace(bytes).is_some() {
+                    return Err(FormatError::Invalid(format!("metadata kind {kind} twice")));
+                }
+            }
+        }
         let header_len = r.pos;
         // The declared payloads plus the CRC must be exactly what is left.
         let mut needed: u64 = 4;
@@ -284,6 +389,7 @@ impl Header {
                 height,
                 quality_milli,
                 shapes,
+                metadata,
                 header_len,
             },
             header_len,

@@ -20,6 +20,7 @@ fn sample() -> NicFile {
                 bytes: vec![],
             },
         ],
+        metadata: Metadata::default(),
     }
 }
 
@@ -49,6 +50,7 @@ fn small_image_header_is_compact() {
             width: 2,
             bytes: vec![7; 40],
         }],
+        metadata: Metadata::default(),
     };
     let bytes = f.to_bytes().unwrap();
     // magic 4 + version 1 + flags 1 + id 4 + w 1 + h 1 + q 2 + n 1 + shape 4 + crc 4
@@ -68,6 +70,7 @@ fn version_1_files_still_parse() {
             width: 2,
             bytes: vec![1, 2, 3],
         }],
+        metadata: Metadata::default(),
     };
     let v2 = f.to_bytes().unwrap();
     // Version 1: the quality as one byte (3) where version 2 has the varint 3000 (2 bytes).
@@ -160,5 +163,76 @@ fn zero_and_oversized_dimensions_are_rejected() {
     f.width = 0;
     assert!(f.to_bytes().is_err());
     f.width = MAX_SIDE + 1;
+    assert!(f.to_bytes().is_err());
+}
+
+fn with_metadata() -> NicFile {
+    let mut f = sample();
+    f.metadata = Metadata {
+        grayscale: true,
+        exif: Some(b"MM\0\x2a\0\0\0\x08".to_vec()),
+        icc: Some(vec![3; 300]),
+    };
+    f
+}
+
+#[test]
+fn plain_files_stay_version_2_and_metadata_makes_version_3() {
+    let plain = sample().to_bytes().unwrap();
+    assert_eq!(plain[4..6], [2, 0]);
+    let mut gray = sample();
+    gray.metadata.grayscale = true;
+    let b = gray.to_bytes().unwrap();
+    assert_eq!(b[4..6], [3, 1]);
+    // A flag alone costs nothing else.
+    assert_eq!(b.len(), plain.len());
+    assert_eq!(NicFile::parse(&b).unwrap(), gray);
+    let f = with_metadata();
+    let b = f.to_bytes().unwrap();
+    assert_eq!(b[4..6], [3, 3]);
+    assert_eq!(NicFile::parse(&b).unwrap(), f);
+    let (h, _) = Header::parse(&b).unwrap();
+    assert_eq!(h.metadata, f.metadata);
+    // count 1 + two entries of kind 1 + varint length.
+    assert_eq!(
+        h.header_len,
+        Header::parse(&plain).unwrap().0.header_len + 1 + 10 + 303
+    );
+}
+
+#[test]
+fn version_2_files_may_not_use_version_3_flags() {
+    let mut b = sample().to_bytes().unwrap();
+    b[5] = FLAG_GRAYSCALE;
+    assert_eq!(NicFile::parse(&b), Err(FormatError::UnknownFlags(1)));
+    let mut b = with_metadata().to_bytes().unwrap();
+    b[5] |= 4;
+    assert_eq!(NicFile::parse(&b), Err(FormatError::UnknownFlags(7)));
+}
+
+#[test]
+fn metadata_is_length_checked_and_every_truncation_is_an_error() {
+    let b = with_metadata().to_bytes().unwrap();
+    for len in 0..b.len() {
+        assert!(NicFile::parse(&b[..len]).is_err(), "truncated at {len}");
+    }
+    let (h, _) = Header::parse(&b).unwrap();
+    // The metadata block starts after the shapes: count, then kind 1 and its length.
+    let start = h.header_len - (1 + 10 + 303);
+    let reject = |edit: &dyn Fn(&mut Vec<u8>)| {
+        let mut x = b.clone();
+        edit(&mut x);
+        assert!(Header::parse(&x).is_err(), "{:?}", &x[start..start + 4]);
+    };
+    reject(&|x| x[start] = 0); // no entries
+    reject(&|x| x[start] = 3); // too many
+    reject(&|x| x[start + 1] = 9); // unknown kind
+    reject(&|x| x[start + 3 + 8] = 1); // EXIF twice (kind, length 8, 8 bytes, then kind)
+    reject(&|x| x[start + 2] = 0); // empty entry
+    reject(&|x| x[start + 2] = 100); // longer than declared: the payloads no longer fit
+    let mut f = with_metadata();
+    f.metadata.icc = Some(vec![]);
+    assert!(f.to_bytes().is_err());
+    f.metadata.icc = Some(vec![0; MAX_METADATA + 1]);
     assert!(f.to_bytes().is_err());
 }

@@ -20,7 +20,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     // program's output would have: 0666 less the umask.
     #[cfg(unix)]
     builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
-    let mut tmp = builder.tempfile_in(dir)?;
+    // tempfile's error names its temporary file; the caller names the file the user asked for.
+    let mut tmp = builder
+        .tempfile_in(dir)
+        .map_err(|e| std::io::Error::new(e.kind(), e.kind().to_string()))?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
@@ -56,6 +59,8 @@ mod tests {
     #[test]
     fn missing_folder_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(write_atomic(&dir.path().join("no/such/dir/x"), b"x").is_err());
+        let err = write_atomic(&dir.path().join("no/such/dir/x"), b"x").unwrap_err();
+        // The message does not name the temporary file.
+        assert!(!err.to_string().contains(".nic-"), "{err}");
     }
 }

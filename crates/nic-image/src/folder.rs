@@ -13,6 +13,9 @@ const EXTENSIONS: &[&str] = &[
 /// Image files under `dir` and its subfolders, by extension, sorted so that the order (of a
 /// training run, of a comparison) is reproducible.
 pub fn list_images(dir: &Path) -> Result<Vec<PathBuf>, ImageError> {
+    if dir.is_file() {
+        return Err(ImageError::NotAFolder { path: dir.into() });
+    }
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {

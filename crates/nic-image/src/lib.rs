@@ -1,7 +1,9 @@
 //! Pictures in and out.
 //!
 //! Everything nic compresses is 8-bit RGB. [`load_rgb8`] reads any format the `image` crate
-//! knows and says what it had to change (alpha dropped, 16-bit reduced, grayscale expanded);
+//! knows, upright as its EXIF orientation says, and says what it had to change (orientation
+//! applied, metadata or alpha dropped, 16-bit reduced, grayscale expanded); [`save`] writes the
+//! format a file name asks for;
 //! [`Planar`] is the channel-first float layout the transforms take, with the padding to the
 //! network's stride and the crop back.
 
@@ -11,5 +13,8 @@ mod planar;
 
 pub use folder::list_images;
 pub use image::{self, RgbImage};
-pub use io::{ImageError, Loaded, load_rgb8, load_rgb8_within, rgb8_from_dynamic, save_png};
+pub use io::{
+    ImageError, JPEG_QUALITY, Loaded, SAVE_EXTENSIONS, load_rgb8, load_rgb8_within,
+    rgb8_from_dynamic, save, save_format,
+};
 pub use planar::Planar;

@@ -71,8 +71,12 @@ pub fn run(a: Args) -> Result<()> {
 /// anchor's at equal PSNR; the lossless ratios.
 fn print_tables(s: &Summary) {
     println!(
-        "{} images from {} ({:.0} s, {} threads)",
-        s.run.images, s.run.data, s.run.wall_seconds, s.run.threads
+        "{} images from {} ({:.0} s, {} thread{})",
+        s.run.images,
+        s.run.data,
+        s.run.wall_seconds,
+        s.run.threads,
+        if s.run.threads == 1 { "" } else { "s" }
     );
     println!(
         "\n{:<16} {:>7} {:>10}   PSNR at 0.25 bpp (96:1), 0.5 bpp (48:1), 1 bpp (24:1)",
@@ -125,7 +129,7 @@ fn print_tables(s: &Summary) {
                 _ => "–".to_string(),
             };
             println!(
-                "{:<12} {:>8.4} {:>9.2} {:>9} {:>7.1}:1 {:>10.1} {:>14.3}% {:>10}",
+                "{:<12} {:>8.4} {:>9.2} {:>9} {:>7.1}:1 {:>10.0} {:>14.3}% {:>10}",
                 p.quality,
                 p.bpp,
                 p.psnr,

@@ -14,15 +14,15 @@ pub struct Args {
     /// Quality: a real number in the variable-rate model's range (1 to 8 for the default;
     /// higher is better and larger), or the number of a single-rate model of the set
     /// (default: 4, or 2 for a set of single-rate models).
-    #[arg(short, long, group = "rate")]
+    #[arg(short, long, group = "rate", allow_negative_numbers = true)]
     quality: Option<f64>,
     /// Search the quality for this picture: the highest whose file is at most this many
     /// bits per pixel.
-    #[arg(long, group = "rate")]
+    #[arg(long, group = "rate", allow_negative_numbers = true)]
     target_bpp: Option<f64>,
     /// Search the quality for this picture: the lowest whose decoded picture reaches this
     /// PSNR (dB, RGB).
-    #[arg(long, group = "rate")]
+    #[arg(long, group = "rate", allow_negative_numbers = true)]
     target_psnr: Option<f64>,
     #[command(flatten)]
     common: super::CodecArgs,
@@ -32,10 +32,8 @@ pub fn run(a: Args) -> Result<()> {
     let output = a.common.output(&a.input, a.output.as_deref(), "nic")?;
     super::check_input(&a.input)?;
     let loaded = nic_image::load_rgb8_within(&a.input, a.common.max_pixels)?;
-    if !a.common.quiet {
-        for n in &loaded.notes {
-            eprintln!("warning: {}: {n}", a.input.display());
-        }
+    for n in &loaded.notes {
+        eprintln!("warning: {}: {n}", a.input.display());
     }
     let set = super::model_set(a.common.model.as_deref())?;
     let request = EncodeRequest {
@@ -53,10 +51,10 @@ pub fn run(a: Args) -> Result<()> {
     let device = super::open_device(a.common.device, a.common.quiet)?;
     let encoder = Encoder::new(set, &device, request)?;
     let t = Instant::now();
-    let e = encoder.encode(&loaded.image)?;
+    let e = encoder.encode_with(&loaded.image, &loaded.metadata)?;
     let mut note = String::new();
     if let Some(s) = e.search {
-        if !s.met && !a.common.quiet {
+        if !s.met {
             eprintln!(
                 "warning: no quality meets {}; using the closest, {}",
                 match s.target {
@@ -77,7 +75,7 @@ pub fn run(a: Args) -> Result<()> {
     if !a.common.quiet {
         let (w, h) = loaded.image.dimensions();
         eprintln!(
-            "{} → {}: {}×{} quality {}, {} bytes, {:.4} bpp{note}, ratio {:.1}:1, {:.2} s",
+            "{} → {}: {}×{} quality {}, {} bytes, {:.4} bpp{note}, {}, {:.2} s",
             a.input.display(),
             output.display(),
             w,
@@ -85,9 +83,31 @@ pub fn run(a: Args) -> Result<()> {
             quality,
             stats.file_bytes,
             nic_metrics::bpp(stats.file_bytes, w, h),
-            (3 * w as usize * h as usize) as f64 / stats.file_bytes as f64,
+            ratio((3 * w as usize * h as usize) as f64 / stats.file_bytes as f64),
             secs
         );
     }
     Ok(())
+}
+
+/// "ratio 48:1" (of raw RGB to the file), with the digits that matter when the file is
+/// nearly as large as the picture, or larger.
+fn ratio(r: f64) -> String {
+    if r >= 10.0 {
+        format!("ratio {r:.0}:1")
+    } else if r >= 1.0 {
+        format!("ratio {r:.1}:1")
+    } else {
+        format!("ratio 1:{:.1} (larger than raw RGB)", 1.0 / r)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ratios_read_naturally() {
+        assert_eq!(super::ratio(48.4), "ratio 48:1");
+        assert_eq!(super::ratio(2.345), "ratio 2.3:1");
+        assert_eq!(super::ratio(0.5), "ratio 1:2.0 (larger than raw RGB)");
+    }
 }

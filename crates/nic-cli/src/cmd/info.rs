@@ -15,7 +15,9 @@ pub struct Args {
 pub fn run(a: Args) -> Result<()> {
     let bytes = super::read_file(&a.input)?;
     let (h, _) = Header::parse(&bytes).with_context(|| a.input.display().to_string())?;
-    let crc_ok = NicFile::parse(&bytes).is_ok();
+    // The header is shown even when the rest is damaged; the status then says it is.
+    let parsed = NicFile::parse(&bytes).map(|_| ());
+    let crc_ok = parsed.is_ok();
     let id: String = h.model_id.iter().map(|b| format!("{b:02x}")).collect();
     let bpp = nic_metrics::bpp(bytes.len(), h.width, h.height);
     if a.json {
@@ -28,6 +30,9 @@ pub fn run(a: Args) -> Result<()> {
             "version": h.version, "model_id": id, "width": h.width, "height": h.height,
             "quality": h.quality_milli as f64 / 1000.0, "file_bytes": bytes.len(), "header_bytes": h.header_len,
             "bpp": bpp, "crc_ok": crc_ok, "latents": latents,
+            "grayscale": h.metadata.grayscale,
+            "exif_bytes": h.metadata.exif.as_ref().map(Vec::len),
+            "icc_bytes": h.metadata.icc.as_ref().map(Vec::len),
         });
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
@@ -35,6 +40,19 @@ pub fn run(a: Args) -> Result<()> {
         println!("model id        {id}");
         println!("size            {}×{}", h.width, h.height);
         println!("quality         {}", h.quality_milli as f64 / 1000.0);
+        let m = &h.metadata;
+        let mut carried = Vec::new();
+        if m.grayscale {
+            carried.push("grayscale".to_string());
+        }
+        for (name, block) in [("EXIF", &m.exif), ("ICC profile", &m.icc)] {
+            if let Some(b) = block {
+                carried.push(format!("{name} {} bytes", b.len()));
+            }
+        }
+        if !carried.is_empty() {
+            println!("picture         {}", carried.join(", "));
+        }
         println!(
             "file            {} bytes ({bpp:.4} bpp), header {} bytes",
             bytes.len(),
@@ -61,5 +79,5 @@ pub fn run(a: Args) -> Result<()> {
             }
         );
     }
-    Ok(())
+    parsed.with_context(|| a.input.display().to_string())
 }

@@ -27,7 +27,8 @@ pub struct CodecArgs {
     /// Overwrite the output if it exists.
     #[arg(short, long)]
     pub force: bool,
-    /// No messages but errors.
+    /// No messages but warnings and errors (a warning is never hidden: it says the result
+    /// is not what was asked for).
     #[arg(long)]
     pub quiet: bool,
     /// auto (a hardware GPU if there is one, else the CPU), cpu, gpu, gpu:N, or gpu-software
@@ -41,11 +42,15 @@ pub struct CodecArgs {
     pub max_pixels: u64,
 }
 
-/// `--model DIR`, or the bundled default.
+/// `--model DIR`, or the default: a folder on disk (`$NIC_MODEL_DIR`, a checkout's
+/// `models/default`), else the copy built into the binary.
 pub fn model_dir(dir: Option<&Path>) -> Result<PathBuf> {
     Ok(match dir {
         Some(d) => d.to_path_buf(),
-        None => nic_codec::default_model_dir()?,
+        None => match nic_codec::default_model_dir() {
+            Ok(d) => d,
+            Err(_) => crate::bundled::default_model()?,
+        },
     })
 }
 
@@ -81,8 +86,15 @@ impl CodecArgs {
             );
         }
         if output.exists() && !self.force {
+            // The default name may be the original picture (photo.png → photo.nic → photo.png):
+            // the first way out offered is another name.
+            let named = if given.is_some() {
+                ""
+            } else {
+                " (the default name)"
+            };
             return Err(Failure::Output(format!(
-                "{} exists; pass --force to overwrite it",
+                "{} exists{named}; choose another output with -o, or pass --force to overwrite it",
                 output.display()
             ))
             .into());

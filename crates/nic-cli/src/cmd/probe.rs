@@ -67,6 +67,7 @@ pub fn run(a: Args) -> Result<()> {
                 let m = |f: &dyn Fn(&Point) -> f64| mean(&|p| f(&pick(p)[i]));
                 Row {
                     psnr: m(&|q| psnr(q.mse)),
+                    rounding_psnr: m(&|q| psnr(q.rounding_mse)),
                     bpp: m(&|q| q.bpp),
                     side_bpp: m(&|q| q.side_bpp),
                     at_min_scale: m(&|q| q.at_min_scale),
@@ -99,12 +100,15 @@ pub fn run(a: Args) -> Result<()> {
         dir.display()
     );
     println!("synthesis of the unquantized latents: {unquantized:.2} dB (the transforms' ceiling)");
-    println!("quantizer         gain   g·g⁻¹   PSNR dB    bpp  side %  σ≤min %  max |ŷ|");
+    println!(
+        "quantizer         gain   g·g⁻¹   PSNR dB  vs ceiling    bpp  side %  σ≤min %  max |ŷ|"
+    );
     let line = |name: String, gain: f64, product: Option<f64>, r: &Row| {
         println!(
-            "{name:<14} {gain:>7.3} {:>7} {:>9.2} {:>6.3} {:>7.1} {:>8.1} {:>8.0}",
+            "{name:<14} {gain:>7.3} {:>7} {:>9.2} {:>11.2} {:>6.3} {:>7.1} {:>8.1} {:>8.0}",
             product.map_or("".into(), |p| format!("{p:.3}")),
             r.psnr,
+            r.rounding_psnr,
             r.bpp,
             100.0 * r.side_bpp / r.bpp,
             100.0 * r.at_min_scale,
@@ -121,11 +125,12 @@ pub fn run(a: Args) -> Result<()> {
     Ok(())
 }
 
-/// One quantizer's figures over the pictures (PSNR in dB; the rest as in
-/// [`nic_model::probe::Point`]).
+/// One quantizer's figures over the pictures (PSNR in dB; `rounding_psnr` against the
+/// synthesis of the unquantized latents; the rest as in [`nic_model::probe::Point`]).
 #[derive(serde::Serialize)]
 struct Row {
     psnr: f64,
+    rounding_psnr: f64,
     bpp: f64,
     side_bpp: f64,
     at_min_scale: f64,

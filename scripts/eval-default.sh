@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The comparison figures of README.md and models/default/README.md: nic's default model against
+# The comparison figures of README.md, docs/results.md and models/default/README.md: nic's default model against
 # JPEG (two encoders), WebP and the lossless compressors on the 24 Kodak images and on the
 # 10,000 CIFAR-10 test images, and the encode/decode time of kodim01.
 #   usage: scripts/eval-default.sh [KODAK_DIR] [CIFAR_TEST_DIR]

@@ -225,6 +225,10 @@ fn bad_pictures_paths_and_devices_are_refused_with_status_2_3_6_or_8() {
     // A PNG header declaring 100000 × 100000 pixels, in 60 bytes.
     let ihdr = png_with_size(100_000, 100_000);
     encode(&s.file("bomb.png", &ihdr), TOO_LARGE, "over the limit");
+    // A camera-size header (6000 × 4000, 24 Mpx) passes the size check: what fails is the
+    // missing pixel data.
+    let camera = png_with_size(6000, 4000);
+    encode(&s.file("camera.png", &camera), BAD_INPUT, "not an image");
     rejects(
         "encode",
         &src,

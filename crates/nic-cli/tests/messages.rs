@@ -174,6 +174,23 @@ fn warnings_survive_quiet() {
         .unwrap();
     let (_, _, err) = nic(&["encode", s(&rgba), "-o", s(&out), "--force", "--quiet"]);
     assert!(err.contains("alpha channel dropped"), "{err}");
+    // An animated GIF: its first frame, said.
+    let gif = dir.path().join("anim.gif");
+    {
+        let file = std::fs::File::create(&gif).unwrap();
+        let mut encoder = image::codecs::gif::GifEncoder::new(file);
+        let frames = [10u8, 200].map(|v| {
+            image::Frame::new(image::RgbaImage::from_pixel(
+                16,
+                16,
+                image::Rgba([v, v, v, 255]),
+            ))
+        });
+        encoder.encode_frames(frames).unwrap();
+    }
+    let (status, _, err) = nic(&["encode", s(&gif), "-o", s(&out), "--force", "--quiet"]);
+    assert_eq!(status, Some(0), "{err}");
+    assert!(err.contains("only its first frame"), "{err}");
 }
 
 #[test]

@@ -233,10 +233,11 @@ fn bytes(h: &mut String, summary: &Summary) {
              <th>coder overhead</th></tr>",
         );
         for r in &summary.nic_rate {
-            let tensors: Vec<String> = r.tensor_bytes.iter().map(|b| format!("{b:.1}")).collect();
+            // Means of whole bytes: a fraction of a byte says nothing.
+            let tensors: Vec<String> = r.tensor_bytes.iter().map(|b| format!("{b:.0}")).collect();
             let _ = write!(
                 h,
-                "<tr><td>{}</td><td>{:.1}</td><td>{:.1}</td><td>{}</td><td>{:.1}</td><td>{:.3} %</td></tr>",
+                "<tr><td>{}</td><td>{:.0}</td><td>{:.0}</td><td>{}</td><td>{:.0}</td><td>{:.3} %</td></tr>",
                 r.quality,
                 r.file_bytes,
                 r.container_bytes,

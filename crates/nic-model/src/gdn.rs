@@ -41,7 +41,7 @@ impl Gdn {
         let gamma = non_negative(self.gamma.val(), 0.0).unsqueeze::<3>();
         // The 1×1 convolution γ·x² as one batched matrix product over the pixels: burn Flex's
         // convolution goes through im2col and one GEMM per image, and this made a training
-        // step 19 % faster (see the README's speed section).
+        // step 19 % faster (see docs/speed.md).
         let norm =
             (gamma.matmul(x.clone().square().reshape([b, c, h * w])) + beta).reshape([b, c, h, w]);
         if self.inverse {

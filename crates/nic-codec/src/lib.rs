@@ -7,10 +7,11 @@
 //! the rounded latents into payloads and back; [`Codec`] composes them with the container
 //! and the model's gains. [`ModelSet`] finds the models of each quality in a model folder,
 //! and [`encode_to_target`] searches the quality for a size or PSNR target; an [`Encoder`]
-//! carries out an [`EncodeRequest`] (a quality or a target, and limits) picture after picture.
+//! carries out an [`EncodeRequest`] (a quality or a target, and limits) picture after picture,
+//! and a [`Decoder`] decodes the files of a model set, loading each model once.
 //!
 //! ```
-//! use nic_codec::{EncodeRequest, Encoder, ModelSet, Rate, Target};
+//! use nic_codec::{Decoder, EncodeRequest, Encoder, ModelSet, Rate, Target};
 //! use nic_format::NicFile;
 //! use nic_image::RgbImage;
 //! use nic_model::burn::tensor::Device;
@@ -26,12 +27,13 @@
 //! assert!(encoded.bytes.len() * 8 <= 96 * 64 / 2 || !encoded.search.unwrap().met);
 //!
 //! let file = NicFile::parse(&encoded.bytes)?;
-//! let decoded = models.load_for(&file, &device)?.decode(&file)?;
+//! let decoded = Decoder::new(models, &device).decode(&file)?;
 //! assert_eq!(decoded.dimensions(), (96, 64));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 mod codec;
+mod decoder;
 mod error;
 mod latent_codec;
 mod models;
@@ -42,6 +44,7 @@ pub mod tiles;
 mod transforms;
 
 pub use codec::{Analyzed, Codec, EncodeStats, Latents};
+pub use decoder::Decoder;
 pub use error::CodecError;
 pub use models::{ModelSet, default_model_dir};
 pub use request::{EncodeRequest, Encoded, Encoder, Rate, Search};

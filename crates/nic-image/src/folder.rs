@@ -31,15 +31,18 @@ pub fn list_images(dir: &Path) -> Result<Vec<PathBuf>, ImageError> {
             let p = e.path();
             if p.is_dir() {
                 stack.push(p);
-            } else if p
-                .extension()
-                .and_then(|x| x.to_str())
-                .is_some_and(|x| EXTENSIONS.contains(&x.to_ascii_lowercase().as_str()))
-            {
+            } else if is_image_name(&p) {
                 out.push(p);
             }
         }
     }
     out.sort();
     Ok(out)
+}
+
+/// Whether `path`'s extension is one of a picture format nic reads (any case).
+pub fn is_image_name(path: &Path) -> bool {
+    path.extension()
+        .and_then(|x| x.to_str())
+        .is_some_and(|x| EXTENSIONS.contains(&x.to_ascii_lowercase().as_str()))
 }

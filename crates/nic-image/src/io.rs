@@ -80,19 +80,26 @@ pub fn load_rgb8(path: &Path) -> Result<Loaded, ImageError> {
 /// [`load_rgb8`], refusing pictures over `max_pixels` from their header, before anything the
 /// size of the picture is allocated (a small file can declare a gigapixel image).
 pub fn load_rgb8_within(path: &Path, max_pixels: u64) -> Result<Loaded, ImageError> {
-    let open = || {
-        ImageReader::open(path)
-            .and_then(|r| r.with_guessed_format())
-            .map_err(|source| ImageError::Read {
-                path: path.into(),
-                source,
-            })
-    };
+    let bytes = std::fs::read(path).map_err(|source| ImageError::Read {
+        path: path.into(),
+        source,
+    })?;
+    decode_rgb8(&bytes, path, max_pixels)
+}
+
+/// [`load_rgb8_within`] on a picture already in memory (standard input, say); `path` is what
+/// messages call it.
+pub fn decode_rgb8(bytes: &[u8], path: &Path, max_pixels: u64) -> Result<Loaded, ImageError> {
     let decode_error = |source| ImageError::Decode {
         path: path.into(),
         source,
     };
-    let reader = open()?;
+    let reader = ImageReader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|source| ImageError::Read {
+            path: path.into(),
+            source,
+        })?;
     let format = reader.format();
     let mut decoder = reader.into_decoder().map_err(decode_error)?;
     let (width, height) = decoder.dimensions();
@@ -129,7 +136,7 @@ pub fn load_rgb8_within(path: &Path, max_pixels: u64) -> Result<Loaded, ImageErr
             describe(orientation)
         ));
     }
-    if format == Some(ImageFormat::Gif) && is_animated_gif(path) {
+    if format == Some(ImageFormat::Gif) && is_animated_gif(bytes) {
         notes.push("animated GIF: only its first frame is coded".into());
     }
     let mut loaded = rgb8_from_dynamic(decoded);
@@ -163,12 +170,9 @@ fn describe(o: Orientation) -> &'static str {
 }
 
 /// Whether a GIF has a second frame (read frame by frame; stops at the second).
-fn is_animated_gif(path: &Path) -> bool {
+fn is_animated_gif(bytes: &[u8]) -> bool {
     use image::AnimationDecoder;
-    let Ok(file) = std::fs::File::open(path) else {
-        return false;
-    };
-    let Ok(decoder) = image::codecs::gif::GifDecoder::new(std::io::BufReader::new(file)) else {
+    let Ok(decoder) = image::codecs::gif::GifDecoder::new(std::io::Cursor::new(bytes)) else {
         return false;
     };
     decoder.into_frames().take(2).count() > 1
@@ -224,6 +228,22 @@ pub fn save_format(path: &Path) -> Result<ImageFormat, ImageError> {
 /// where the format holds them. Returns notes on what the format could not hold.
 pub fn save(img: &RgbImage, path: &Path, metadata: &Metadata) -> Result<Vec<String>, ImageError> {
     let format = save_format(path)?;
+    let (bytes, notes) = encode(img, format, path, metadata)?;
+    nic_fs::write_atomic(path, &bytes).map_err(|source| ImageError::Write {
+        path: path.into(),
+        source,
+    })?;
+    Ok(notes)
+}
+
+/// The bytes [`save`] writes, in `format` (one [`save_format`] gives); `path` names the output
+/// in messages.
+pub fn encode(
+    img: &RgbImage,
+    format: ImageFormat,
+    path: &Path,
+    metadata: &Metadata,
+) -> Result<(Vec<u8>, Vec<String>), ImageError> {
     let encode_error = |source| ImageError::Encode {
         path: path.into(),
         source,
@@ -270,11 +290,7 @@ pub fn save(img: &RgbImage, path: &Path, metadata: &Metadata) -> Result<Vec<Stri
     encoder
         .write(pixels, img.width(), img.height(), color)
         .map_err(encode_error)?;
-    nic_fs::write_atomic(path, &bytes).map_err(|source| ImageError::Write {
-        path: path.into(),
-        source,
-    })?;
-    Ok(notes)
+    Ok((bytes, notes))
 }
 
 /// [`ImageEncoder`] consumes itself in `write_image`; this lets [`save`] pick one at run time.

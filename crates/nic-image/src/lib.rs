@@ -11,10 +11,10 @@ mod folder;
 mod io;
 mod planar;
 
-pub use folder::list_images;
+pub use folder::{is_image_name, list_images};
 pub use image::{self, RgbImage};
 pub use io::{
-    ImageError, JPEG_QUALITY, Loaded, SAVE_EXTENSIONS, load_rgb8, load_rgb8_within,
-    rgb8_from_dynamic, save, save_format,
+    ImageError, JPEG_QUALITY, Loaded, SAVE_EXTENSIONS, decode_rgb8, encode, load_rgb8,
+    load_rgb8_within, rgb8_from_dynamic, save, save_format,
 };
 pub use planar::Planar;

@@ -1,14 +1,20 @@
-use std::path::PathBuf;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Result;
-use nic_codec::{EncodeRequest, Encoder, Rate, Target};
+use nic_codec::{EncodeRequest, Encoded, Encoder, Rate, Target};
+
+use super::folder::{self, FolderArgs, Job, Moved};
+use crate::exit::Failure;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Picture to compress (any format the `image` crate reads).
+    /// Picture to compress (any format the `image` crate reads), `-` for standard input, or a
+    /// folder: every picture under it, to the same paths under `-o OUTDIR`.
     input: PathBuf,
-    /// Output .nic file (default: the input with extension .nic).
+    /// Output .nic file (default: the input with extension .nic; `-` for standard output,
+    /// the default for standard input), or with a folder as input the output folder.
     #[arg(short, long)]
     output: Option<PathBuf>,
     /// Quality: a real number in the variable-rate model's range (1 to 8 for the default;
@@ -26,15 +32,106 @@ pub struct Args {
     target_psnr: Option<f64>,
     #[command(flatten)]
     common: super::CodecArgs,
+    #[command(flatten)]
+    folder: FolderArgs,
 }
 
 pub fn run(a: Args) -> Result<()> {
-    let output = a.common.output(&a.input, a.output.as_deref(), "nic")?;
-    super::check_input(&a.input)?;
-    let loaded = nic_image::load_rgb8_within(&a.input, a.common.max_pixels)?;
+    let stdin = a.input == Path::new("-");
+    if !stdin && a.input.is_dir() {
+        return run_folder(a);
+    }
+    let stdout = a.output.as_deref() == Some(Path::new("-")) || (stdin && a.output.is_none());
+    let output = if stdout {
+        None
+    } else {
+        Some(a.common.output(&a.input, a.output.as_deref(), "nic")?)
+    };
+    let loaded = if stdin {
+        let mut bytes = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut bytes)
+            .map_err(|e| Failure::Input(format!("cannot read standard input: {e}")))?;
+        nic_image::decode_rgb8(&bytes, Path::new("standard input"), a.common.max_pixels)?
+    } else {
+        super::check_input(&a.input)?;
+        nic_image::load_rgb8_within(&a.input, a.common.max_pixels)?
+    };
     for n in &loaded.notes {
         eprintln!("warning: {}: {n}", a.input.display());
     }
+    let encoder = encoder(&a)?;
+    let t = Instant::now();
+    let e = encoder.encode_with(&loaded.image, &loaded.metadata)?;
+    if let Some(w) = missed(&e) {
+        eprintln!("warning: {w}");
+    }
+    let secs = t.elapsed().as_secs_f64();
+    match &output {
+        Some(path) => super::write_file(path, &e.bytes)?,
+        None => std::io::stdout()
+            .lock()
+            .write_all(&e.bytes)
+            .map_err(|e| Failure::Output(format!("cannot write standard output: {e}")))?,
+    }
+    if !a.common.quiet {
+        let (w, h) = loaded.image.dimensions();
+        let note = match e.search {
+            Some(s) => match s.psnr {
+                Some(p) => format!(", PSNR {p:.2} dB ({} tries)", s.tries),
+                None => format!(" ({} tries)", s.tries),
+            },
+            None => String::new(),
+        };
+        eprintln!(
+            "{} → {}: {}×{} quality {}, {} bytes, {:.4} bpp{note}, {}, {:.2} s",
+            a.input.display(),
+            output
+                .as_deref()
+                .map_or("standard output".into(), |p| p.display().to_string()),
+            w,
+            h,
+            e.quality,
+            e.stats.file_bytes,
+            nic_metrics::bpp(e.stats.file_bytes, w, h),
+            ratio((3 * w as usize * h as usize) as f64 / e.stats.file_bytes as f64),
+            secs
+        );
+    }
+    Ok(())
+}
+
+/// Every picture under the input folder, to the same paths under `-o` with `.nic`.
+fn run_folder(a: Args) -> Result<()> {
+    let out = a.output.clone().ok_or_else(|| {
+        Failure::Usage(format!(
+            "{} is a folder: name the output folder with -o OUTDIR",
+            a.input.display()
+        ))
+    })?;
+    let jobs = folder::plan(&a.input, &out, &nic_image::is_image_name, "nic")?;
+    if jobs.is_empty() {
+        return Err(Failure::Input(format!("{}: no pictures", a.input.display())).into());
+    }
+    let encoder = encoder(&a)?;
+    let max_pixels = a.common.max_pixels;
+    let work = |job: &Job| -> Result<Moved> {
+        let loaded = nic_image::load_rgb8_within(&job.input, max_pixels)?;
+        let e = encoder.encode_with(&loaded.image, &loaded.metadata)?;
+        super::write_file(&job.output, &e.bytes)?;
+        let mut warnings = loaded.notes;
+        warnings.extend(missed(&e));
+        Ok(Moved {
+            bytes_in: folder::size(&job.input)?,
+            bytes_out: e.bytes.len() as u64,
+            warnings,
+        })
+    };
+    folder::run(jobs, a.folder, a.common.force, a.common.quiet, &work)
+}
+
+/// The encoder the options ask for, on the device they name.
+fn encoder(a: &Args) -> Result<Encoder> {
     let set = super::model_set(a.common.model.as_deref())?;
     let request = EncodeRequest {
         // The flags' names, since the library's messages do not know them.
@@ -49,45 +146,20 @@ pub fn run(a: Args) -> Result<()> {
         max_pixels: a.common.max_pixels,
     };
     let device = super::open_device(a.common.device, a.common.quiet)?;
-    let encoder = Encoder::new(set, &device, request)?;
-    let t = Instant::now();
-    let e = encoder.encode_with(&loaded.image, &loaded.metadata)?;
-    let mut note = String::new();
-    if let Some(s) = e.search {
-        if !s.met {
-            eprintln!(
-                "warning: no quality meets {}; using the closest, {}",
-                match s.target {
-                    Target::Bpp(b) => format!("{b} bpp"),
-                    Target::Psnr(p) => format!("{p} dB"),
-                },
-                e.quality
-            );
-        }
-        note = match s.psnr {
-            Some(p) => format!(", PSNR {p:.2} dB ({} tries)", s.tries),
-            None => format!(" ({} tries)", s.tries),
-        };
-    }
-    let (bytes, stats, quality) = (e.bytes, e.stats, e.quality);
-    let secs = t.elapsed().as_secs_f64();
-    super::write_file(&output, &bytes)?;
-    if !a.common.quiet {
-        let (w, h) = loaded.image.dimensions();
-        eprintln!(
-            "{} → {}: {}×{} quality {}, {} bytes, {:.4} bpp{note}, {}, {:.2} s",
-            a.input.display(),
-            output.display(),
-            w,
-            h,
-            quality,
-            stats.file_bytes,
-            nic_metrics::bpp(stats.file_bytes, w, h),
-            ratio((3 * w as usize * h as usize) as f64 / stats.file_bytes as f64),
-            secs
-        );
-    }
-    Ok(())
+    Ok(Encoder::new(set, &device, request)?)
+}
+
+/// The warning for a target no quality met.
+fn missed(e: &Encoded) -> Option<String> {
+    let s = e.search.filter(|s| !s.met)?;
+    Some(format!(
+        "no quality meets {}; using the closest, {}",
+        match s.target {
+            Target::Bpp(b) => format!("{b} bpp"),
+            Target::Psnr(p) => format!("{p} dB"),
+        },
+        e.quality
+    ))
 }
 
 /// "ratio 48:1" (of raw RGB to the file), with the digits that matter when the file is

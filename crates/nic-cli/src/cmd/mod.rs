@@ -5,6 +5,7 @@ pub mod compare;
 pub mod decode;
 pub mod encode;
 pub mod export;
+pub mod folder;
 pub mod info;
 pub mod probe;
 pub mod train;

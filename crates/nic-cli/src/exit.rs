@@ -1,10 +1,8 @@
 //! Exit statuses, one per kind of failure, so scripts can tell a bad input from a bad output or
 //! a missing model without parsing messages. The table is in the README ("Exit status").
 
-use nic_codec::CodecError;
+use nic_codec::ErrorKind;
 use nic_compare::CompareError;
-use nic_format::FormatError;
-use nic_image::ImageError;
 
 /// Failures the command itself detects (the libraries' errors carry their own types).
 #[derive(Debug, thiserror::Error)]
@@ -44,50 +42,29 @@ fn classify(cause: &(dyn std::error::Error + 'static)) -> Option<i32> {
             Failure::Usage(_) => USAGE,
         });
     }
-    if cause.is::<nic_model::DeviceError>() {
-        return Some(DEVICE);
-    }
-    if let Some(e) = cause.downcast_ref::<ImageError>() {
-        return Some(image(e));
-    }
-    if cause.is::<FormatError>() || cause.is::<nic_entropy::CodingError>() {
-        return Some(BAD_NIC_FILE);
-    }
-    if let Some(e) = cause.downcast_ref::<CodecError>() {
-        return Some(codec(e));
-    }
     if let Some(e) = cause.downcast_ref::<CompareError>() {
         return Some(match e {
             CompareError::Selection(_) => USAGE,
             CompareError::NoImages(_) => BAD_INPUT,
-            CompareError::Image(e) => image(e),
-            CompareError::Codec(e) => codec(e),
+            CompareError::Image(e) => status(ErrorKind::of_image(e)),
+            CompareError::Codec(e) => status(e.kind()),
             CompareError::Write { .. } => OUTPUT,
             CompareError::Baseline(_) | CompareError::Invalid(_) => OTHER,
         });
     }
-    None
+    // Only this cause: `code` walks the chain itself.
+    ErrorKind::of_cause(cause).map(status)
 }
 
-fn image(e: &ImageError) -> i32 {
-    match e {
-        ImageError::Read { .. } | ImageError::Decode { .. } | ImageError::NotAFolder { .. } => {
-            BAD_INPUT
-        }
-        ImageError::TooLarge { .. } => TOO_LARGE,
-        ImageError::Write { .. } | ImageError::Encode { .. } | ImageError::UnknownFormat { .. } => {
-            OUTPUT
-        }
-    }
-}
-
-fn codec(e: &CodecError) -> i32 {
-    match e {
-        CodecError::Model(_) | CodecError::WrongModel { .. } => MODEL,
-        CodecError::TooLarge { .. } => TOO_LARGE,
-        CodecError::Quality { .. } | CodecError::Request(_) => USAGE,
-        CodecError::Format(_) | CodecError::Coding(_) | CodecError::InvalidFile(_) => BAD_NIC_FILE,
-        CodecError::Input(_) => BAD_INPUT,
-        CodecError::Device(_) => DEVICE,
+/// The library's kinds of failure (shared with the Python module's exceptions) as statuses.
+fn status(kind: ErrorKind) -> i32 {
+    match kind {
+        ErrorKind::Usage => USAGE,
+        ErrorKind::Input => BAD_INPUT,
+        ErrorKind::InvalidFile => BAD_NIC_FILE,
+        ErrorKind::Model => MODEL,
+        ErrorKind::Output => OUTPUT,
+        ErrorKind::TooLarge => TOO_LARGE,
+        ErrorKind::Device => DEVICE,
     }
 }

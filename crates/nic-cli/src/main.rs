@@ -1,6 +1,5 @@
 //! `nic`: a learned image codec. See `nic --help`.
 
-mod bundled;
 mod cmd;
 mod exit;
 

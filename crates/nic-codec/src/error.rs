@@ -47,3 +47,70 @@ pub enum CodecError {
     #[error("{0}")]
     Device(String),
 }
+
+/// What kind of problem an error is, for the command line's exit statuses and the Python
+/// module's exception classes: one table, so that both say the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Arguments that make no sense (a quality out of range, a bad target).
+    Usage,
+    /// A picture or file given that cannot be used.
+    Input,
+    /// A `.nic` file that is malformed or does not fit its model.
+    InvalidFile,
+    /// No usable model, or a file made by another one.
+    Model,
+    /// An output that cannot be written.
+    Output,
+    /// Over a size limit.
+    TooLarge,
+    /// The device is not there or failed.
+    Device,
+}
+
+impl CodecError {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            CodecError::Model(_) | CodecError::WrongModel { .. } => ErrorKind::Model,
+            CodecError::TooLarge { .. } => ErrorKind::TooLarge,
+            CodecError::Quality { .. } | CodecError::Request(_) => ErrorKind::Usage,
+            CodecError::Format(_) | CodecError::Coding(_) | CodecError::InvalidFile(_) => {
+                ErrorKind::InvalidFile
+            }
+            CodecError::Input(_) => ErrorKind::Input,
+            CodecError::Device(_) => ErrorKind::Device,
+        }
+    }
+}
+
+impl ErrorKind {
+    /// The kind of a picture's read or write failure.
+    pub fn of_image(e: &nic_image::ImageError) -> ErrorKind {
+        use nic_image::ImageError as E;
+        match e {
+            E::Read { .. } | E::Decode { .. } | E::NotAFolder { .. } => ErrorKind::Input,
+            E::TooLarge { .. } => ErrorKind::TooLarge,
+            E::Write { .. } | E::Encode { .. } | E::UnknownFormat { .. } => ErrorKind::Output,
+        }
+    }
+
+    /// The kind of the first error in `e`'s chain that nic knows, if any.
+    pub fn of(e: &(dyn std::error::Error + 'static)) -> Option<ErrorKind> {
+        std::iter::successors(Some(e), |c| c.source()).find_map(ErrorKind::of_cause)
+    }
+
+    /// The kind of `cause` itself (not of its sources), if it is one of nic's errors.
+    pub fn of_cause(cause: &(dyn std::error::Error + 'static)) -> Option<ErrorKind> {
+        if let Some(e) = cause.downcast_ref::<CodecError>() {
+            Some(e.kind())
+        } else if let Some(e) = cause.downcast_ref::<nic_image::ImageError>() {
+            Some(ErrorKind::of_image(e))
+        } else if cause.is::<nic_format::FormatError>() || cause.is::<nic_entropy::CodingError>() {
+            Some(ErrorKind::InvalidFile)
+        } else if cause.is::<nic_model::DeviceError>() {
+            Some(ErrorKind::Device)
+        } else {
+            None
+        }
+    }
+}

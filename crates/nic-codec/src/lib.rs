@@ -45,7 +45,7 @@ mod transforms;
 
 pub use codec::{Analyzed, Codec, EncodeStats, Latents};
 pub use decoder::Decoder;
-pub use error::CodecError;
+pub use error::{CodecError, ErrorKind};
 pub use models::{ModelSet, default_model_dir};
 pub use request::{EncodeRequest, Encoded, Encoder, Rate, Search};
 pub use shapes::{Grid, PictureShapes};

@@ -269,7 +269,16 @@ pub fn encode(
         )),
         ImageFormat::Tiff => Box::new(image::codecs::tiff::TiffEncoder::new(&mut cursor)),
         ImageFormat::Bmp => Box::new(image::codecs::bmp::BmpEncoder::new(&mut cursor)),
-        _ => Box::new(image::codecs::pnm::PnmEncoder::new(&mut cursor)),
+        _ => {
+            // Binary PPM (P6) or PGM (P5), what `.ppm` readers expect, not the crate's PAM.
+            use image::codecs::pnm::{PnmEncoder, PnmSubtype, SampleEncoding};
+            let subtype = if metadata.grayscale {
+                PnmSubtype::Graymap(SampleEncoding::Binary)
+            } else {
+                PnmSubtype::Pixmap(SampleEncoding::Binary)
+            };
+            Box::new(PnmEncoder::new(&mut cursor).with_subtype(subtype))
+        }
     };
     let mut notes = Vec::new();
     let name = format!("{format:?}").to_uppercase();
@@ -378,6 +387,9 @@ mod tests {
             assert!(save(&img, &path, &Metadata::default()).unwrap().is_empty());
             let bytes = std::fs::read(&path).unwrap();
             assert_eq!(image::guess_format(&bytes).unwrap(), format, "{name}");
+            if name.ends_with(".ppm") {
+                assert_eq!(&bytes[..2], b"P6");
+            }
             let back = load_rgb8(&path).unwrap().image;
             assert_eq!(back.dimensions(), img.dimensions());
             if lossless {

@@ -48,10 +48,7 @@ pub struct CodecArgs {
 pub fn model_dir(dir: Option<&Path>) -> Result<PathBuf> {
     Ok(match dir {
         Some(d) => d.to_path_buf(),
-        None => match nic_codec::default_model_dir() {
-            Ok(d) => d,
-            Err(_) => crate::bundled::default_model()?,
-        },
+        None => nic_bundled::default_model_dir()?,
     })
 }
 

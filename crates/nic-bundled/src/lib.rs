@@ -1,5 +1,5 @@
-//! The default model inside the binary, so that a `nic` installed anywhere (`cargo install`)
-//! can encode and decode with no checkout beside it.
+//! The default model inside the binary, so that a `nic` installed anywhere (`cargo install`,
+//! or the Python module from pip) can encode and decode with no checkout beside it.
 //!
 //! Model loading works on folders (a model is `model.json` plus `weights.bpk`, and a folder is
 //! what `--model` names), so the embedded copy is unpacked once into the user's cache folder,
@@ -13,8 +13,14 @@ use nic_codec::CodecError;
 const MODEL_JSON: &[u8] = include_bytes!("../../../models/default/model.json");
 const WEIGHTS: &[u8] = include_bytes!("../../../models/default/weights.bpk");
 
+/// The default model's folder: one on disk ([`nic_codec::default_model_dir`]: the
+/// environment, a checkout), else the built-in one.
+pub fn default_model_dir() -> Result<PathBuf, CodecError> {
+    nic_codec::default_model_dir().or_else(|_| built_in())
+}
+
 /// The folder of the embedded default model, unpacked on first use.
-pub fn default_model() -> Result<PathBuf, CodecError> {
+pub fn built_in() -> Result<PathBuf, CodecError> {
     let dir = cache_root()?
         .join("nic")
         .join("models")

@@ -26,11 +26,13 @@ from ._nic import (
     TooLargeError,
     UsageError,
     info,
+    is_image_name,
 )
 
 __all__ = [
     "Codec",
     "info",
+    "is_image_name",
     "MAX_PIXELS",
     "NicError",
     "UsageError",
@@ -60,21 +62,24 @@ class Codec:
     device: "auto" (a hardware GPU if there is one, else the CPU), "cpu", "gpu", "gpu:N".
     quality: the default quality of `encode` (1 to 8 for the default model; default 4).
     max_pixels: pictures and files over this many pixels are refused (`TooLargeError`).
+    effort: the default encoder effort, 0 to 3 (`nic encode --effort`): above 0 each
+        picture's latents are refined, for smaller files and more encoding time.
     """
 
-    def __init__(self, model=None, device="auto", quality=None, max_pixels=MAX_PIXELS):
+    def __init__(self, model=None, device="auto", quality=None, max_pixels=MAX_PIXELS,
+                 effort=0):
         self._codec = _nic.Codec(
-            None if model is None else str(model), device, quality, max_pixels
+            None if model is None else str(model), device, quality, max_pixels, effort
         )
 
-    def encode(self, picture, quality=None, target_bpp=None, target_psnr=None):
+    def encode(self, picture, quality=None, target_bpp=None, target_psnr=None, effort=None):
         """Encodes an (height, width, 3) uint8 array or a PIL image to `.nic` bytes.
 
         At most one of quality (a real number in the model's range), target_bpp (the highest
         quality whose file is at most that many bits per pixel) and target_psnr (the lowest
-        whose decoded picture reaches that PSNR in dB).
+        whose decoded picture reaches that PSNR in dB); effort (0 to 3) overrides the codec's.
         """
-        return self._codec.encode(_pixels(picture), quality, target_bpp, target_psnr)
+        return self._codec.encode(_pixels(picture), quality, target_bpp, target_psnr, effort)
 
     def decode(self, data):
         """Decodes `.nic` bytes to a uint8 array: (height, width, 3), or (height, width)
@@ -84,10 +89,11 @@ class Codec:
         shape = (height, width) if channels == 1 else (height, width, 3)
         return array.reshape(shape)
 
-    def encode_file(self, src, dst, quality=None, target_bpp=None, target_psnr=None):
+    def encode_file(self, src, dst, quality=None, target_bpp=None, target_psnr=None,
+                    effort=None):
         """Encodes the picture file `src` to the `.nic` file `dst`, as `nic encode` does
         (EXIF orientation applied; grayscale, EXIF and ICC profile carried)."""
-        self._codec.encode_file(str(src), str(dst), quality, target_bpp, target_psnr)
+        self._codec.encode_file(str(src), str(dst), quality, target_bpp, target_psnr, effort)
 
     def decode_file(self, src, dst):
         """Decodes the `.nic` file `src` to the picture `dst`, in the format of its

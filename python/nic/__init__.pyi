@@ -16,6 +16,7 @@ class TooLargeError(NicError): ...
 class DeviceError(NicError): ...
 
 def info(data: bytes) -> dict[str, Any]: ...
+def is_image_name(path: str | PathLike[str]) -> bool: ...
 
 class Codec:
     def __init__(
@@ -24,6 +25,7 @@ class Codec:
         device: str = "auto",
         quality: float | None = None,
         max_pixels: int = ...,
+        effort: int = 0,
     ) -> None: ...
     def encode(
         self,
@@ -31,6 +33,7 @@ class Codec:
         quality: float | None = None,
         target_bpp: float | None = None,
         target_psnr: float | None = None,
+        effort: int | None = None,
     ) -> bytes: ...
     def decode(self, data: bytes) -> npt.NDArray[np.uint8]: ...
     def encode_file(
@@ -40,5 +43,6 @@ class Codec:
         quality: float | None = None,
         target_bpp: float | None = None,
         target_psnr: float | None = None,
+        effort: int | None = None,
     ) -> None: ...
     def decode_file(self, src: str | PathLike[str], dst: str | PathLike[str]) -> None: ...

@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use nic_codec::{Decoder, EncodeRequest, Encoder, ErrorKind, ModelSet, Rate};
+use nic_codec::{Decoder, Effort, EncodeRequest, Encoder, ErrorKind, ModelSet, Rate};
 use nic_format::{Header, Metadata, NicFile};
 use nic_image::RgbImage;
 use nic_model::DeviceChoice;
@@ -93,13 +93,14 @@ struct Codec {
 #[pymethods]
 impl Codec {
     #[new]
-    #[pyo3(signature = (model=None, device="auto", quality=None, max_pixels=nic_codec::MAX_PIXELS))]
+    #[pyo3(signature = (model=None, device="auto", quality=None, max_pixels=nic_codec::MAX_PIXELS, effort=0))]
     fn new(
         py: Python<'_>,
         model: Option<PathBuf>,
         device: &str,
         quality: Option<f64>,
         max_pixels: u64,
+        effort: u8,
     ) -> PyResult<Codec> {
         let choice: DeviceChoice = device
             .parse()
@@ -112,7 +113,11 @@ impl Codec {
             let set = ModelSet::open(&dir).map_err(raise)?;
             let device = choice.open().map_err(raise)?.device;
             let rate = Rate::from_options(quality, None, None).map_err(raise)?;
-            let request = EncodeRequest { rate, max_pixels };
+            let request = EncodeRequest {
+                rate,
+                effort: Effort::new(effort).map_err(raise)?,
+                max_pixels,
+            };
             let encoder = Encoder::new(set.clone(), &device, request).map_err(raise)?;
             let decoder = Decoder::new(set, &device).with_max_pixels(max_pixels);
             Ok(Codec {
@@ -124,7 +129,7 @@ impl Codec {
     }
 
     /// Encodes `pixels` (a C-contiguous buffer of height × width × 3 bytes) to `.nic` bytes.
-    #[pyo3(signature = (pixels, quality=None, target_bpp=None, target_psnr=None))]
+    #[pyo3(signature = (pixels, quality=None, target_bpp=None, target_psnr=None, effort=None))]
     fn encode<'py>(
         &self,
         py: Python<'py>,
@@ -132,10 +137,11 @@ impl Codec {
         quality: Option<f64>,
         target_bpp: Option<f64>,
         target_psnr: Option<f64>,
+        effort: Option<u8>,
     ) -> PyResult<Bound<'py, PyBytes>> {
         let image = rgb_from_buffer(py, pixels)?;
         let bytes = py.detach(|| {
-            self.with_encoder(quality, target_bpp, target_psnr, |e| {
+            self.with_encoder(quality, target_bpp, target_psnr, effort, |e| {
                 e.encode(&image).map(|e| e.bytes).map_err(raise)
             })
         })?;
@@ -164,7 +170,8 @@ impl Codec {
 
     /// Encodes the picture at `src` to `dst` as `nic encode` does (orientation applied,
     /// grayscale, EXIF and ICC carried): the same bytes.
-    #[pyo3(signature = (src, dst, quality=None, target_bpp=None, target_psnr=None))]
+    #[pyo3(signature = (src, dst, quality=None, target_bpp=None, target_psnr=None, effort=None))]
+    #[allow(clippy::too_many_arguments)]
     fn encode_file(
         &self,
         py: Python<'_>,
@@ -173,10 +180,11 @@ impl Codec {
         quality: Option<f64>,
         target_bpp: Option<f64>,
         target_psnr: Option<f64>,
+        effort: Option<u8>,
     ) -> PyResult<()> {
         py.detach(|| {
             let loaded = nic_image::load_rgb8_within(&src, self.max_pixels).map_err(raise)?;
-            let bytes = self.with_encoder(quality, target_bpp, target_psnr, |e| {
+            let bytes = self.with_encoder(quality, target_bpp, target_psnr, effort, |e| {
                 e.encode_with(&loaded.image, &loaded.metadata)
                     .map(|e| e.bytes)
                     .map_err(raise)
@@ -200,20 +208,31 @@ impl Codec {
 }
 
 impl Codec {
-    /// Runs `f` with the encoder for one call's rate: the codec's own, or one for another
-    /// quality (a variable-rate model is shared, not loaded again) or target.
+    /// Runs `f` with the encoder for one call's rate and effort: the codec's own, or one for
+    /// another quality (a variable-rate model is shared, not loaded again), target or effort.
     fn with_encoder<T>(
         &self,
         quality: Option<f64>,
         target_bpp: Option<f64>,
         target_psnr: Option<f64>,
+        effort: Option<u8>,
         f: impl FnOnce(&Encoder) -> PyResult<T>,
     ) -> PyResult<T> {
-        if quality.is_none() && target_bpp.is_none() && target_psnr.is_none() {
+        let effort = effort.map(Effort::new).transpose().map_err(raise)?;
+        if quality.is_none() && target_bpp.is_none() && target_psnr.is_none() && effort.is_none() {
             return f(&self.encoder);
         }
-        let rate = Rate::from_options(quality, target_bpp, target_psnr).map_err(raise)?;
-        f(&self.encoder.with_rate(rate).map_err(raise)?)
+        let mut encoder = match (quality, target_bpp, target_psnr) {
+            (None, None, None) => self.encoder.with_effort(self.encoder.request().effort),
+            _ => {
+                let rate = Rate::from_options(quality, target_bpp, target_psnr).map_err(raise)?;
+                self.encoder.with_rate(rate).map_err(raise)?
+            }
+        };
+        if let Some(effort) = effort {
+            encoder = encoder.with_effort(effort);
+        }
+        f(&encoder)
     }
 }
 
@@ -282,11 +301,19 @@ fn info<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyDict>> {
     Ok(d)
 }
 
+/// Whether a file name has the extension of a picture format nic reads (any case): the
+/// files `nic encode DIR` picks from a folder.
+#[pyfunction]
+fn is_image_name(path: PathBuf) -> bool {
+    nic_image::is_image_name(&path)
+}
+
 #[pymodule]
 fn _nic(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add_class::<Codec>()?;
     m.add_function(wrap_pyfunction!(info, m)?)?;
+    m.add_function(wrap_pyfunction!(is_image_name, m)?)?;
     m.add("NicError", py.get_type::<NicError>())?;
     m.add("UsageError", py.get_type::<UsageError>())?;
     m.add("InputError", py.get_type::<InputError>())?;

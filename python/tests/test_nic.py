@@ -105,3 +105,16 @@ def test_one_codec_from_many_threads(codec):
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
         back = list(pool.map(codec.decode, together))
     assert all(b.shape == (40, 56, 3) for b in back)
+
+
+def test_effort_refines_and_is_checked(codec):
+    pic = picture(64, 64)
+    plain = codec.encode(pic, quality=3)
+    assert codec.encode(pic, quality=3, effort=0) == plain
+    refined = codec.encode(pic, quality=3, effort=1)
+    assert codec.decode(refined).shape == (64, 64, 3)
+    assert nic.info(refined)["quality"] == 3
+    with pytest.raises(nic.UsageError):
+        codec.encode(pic, effort=9)
+    with pytest.raises(nic.UsageError):
+        nic.Codec(model=MODEL, device="cpu", effort=4)

@@ -1,14 +1,16 @@
 //! One model at one quality: the transforms, the gains and the model's latent codec composed
 //! with the container.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use nic_format::{LatentPayload, NicFile};
 use nic_image::RgbImage;
-use nic_model::SavedModel;
+use nic_model::burn::module::Module;
 use nic_model::burn::tensor::Device;
+use nic_model::{Compressor, SavedModel};
 
-use crate::latent_codec::LatentCodec;
+use crate::latent_codec::{LatentCodec, to_integers};
+use crate::refine::{Effort, Problem, Progress};
 use crate::shapes::{Grid, PictureShapes};
 use crate::transforms::Transforms;
 use crate::{CodecError, MAX_PIXELS};
@@ -54,6 +56,8 @@ pub struct Codec {
     pub model: Arc<SavedModel>,
     transforms: Transforms,
     latent_codec: Arc<LatentCodec>,
+    /// The model on the autodiff device, made the first time a picture is refined.
+    refiner: Arc<OnceLock<Compressor>>,
     quality: f64,
     max_pixels: u64,
 }
@@ -72,6 +76,7 @@ impl Codec {
             transforms: Transforms::new(model.clone(), device),
             model,
             latent_codec: Arc::new(latent_codec),
+            refiner: Arc::default(),
             quality,
             max_pixels: MAX_PIXELS,
         })
@@ -164,12 +169,87 @@ impl Codec {
 
     /// Encodes analyzed latents at this codec's quality.
     pub fn encode_analyzed(&self, a: &Analyzed) -> Result<(Vec<u8>, EncodeStats), CodecError> {
-        let latents = self.quantize(a)?;
+        self.encode_latents(a, &self.quantize(a)?)
+    }
+
+    /// Encodes `img`, analyzed as `a`, at this codec's quality, its latents refined at
+    /// `effort` first (see [`crate::refine`]); effort 0 is [`Codec::encode_analyzed`].
+    pub fn encode_with_effort(
+        &self,
+        img: &RgbImage,
+        a: &Analyzed,
+        effort: Effort,
+        progress: Option<Progress>,
+    ) -> Result<(Vec<u8>, EncodeStats), CodecError> {
+        match effort.schedule() {
+            None => self.encode_analyzed(a),
+            Some(schedule) => {
+                let latents = self.refined(img, a, schedule, progress)?;
+                self.encode_latents(a, &latents)
+            }
+        }
+    }
+
+    /// The integers to code for `img` (analyzed as `a`), refined with `schedule`.
+    fn refined(
+        &self,
+        img: &RgbImage,
+        a: &Analyzed,
+        schedule: nic_model::Schedule,
+        progress: Option<Progress>,
+    ) -> Result<Latents, CodecError> {
         let grid = a.shapes.latents;
-        let coded = self.latent_codec.encode(&latents, grid)?;
+        let gains = self.gains(self.quality);
+        let mut y = self.gained(a, gains.as_ref().map(|(g, _)| g.as_slice()));
+        let side = self.latent_codec.side_latents(&self.transforms, &y, grid)?;
+        let mut z = side.zip(a.shapes.side);
+        let ad = self.transforms.device.clone().autodiff();
+        let model = self.refiner.get_or_init(|| {
+            self.model.compressor.clone().fork(&ad).no_grad()
+        });
+        let problem = Problem {
+            img,
+            y: &mut y,
+            latents: grid,
+            z: z.as_mut().map(|(v, g)| (v.as_mut_slice(), *g)),
+            inverse: gains.as_ref().map(|(_, inv)| inv.as_slice()),
+            lambda: self.lambda(),
+        };
+        crate::refine::refine(model, &ad, problem, schedule, progress)?;
+        Ok(Latents {
+            y: to_integers(y),
+            z: z.map_or_else(Vec::new, |(v, _)| to_integers(v)),
+        })
+    }
+
+    /// The rate–distortion trade-off λ of this codec's quality: the model's, or a
+    /// variable-rate model's levels' interpolated geometrically, as the gains are.
+    pub fn lambda(&self) -> f64 {
+        let info = &self.model.info;
+        match info.lambdas.as_slice() {
+            [] => info.lambda,
+            lambdas => {
+                let top = lambdas.len() - 1;
+                let q = (self.quality - 1.0).clamp(0.0, top as f64);
+                let lo = (q.floor() as usize).min(top.saturating_sub(1));
+                let hi = (lo + 1).min(top);
+                let t = q - lo as f64;
+                (lambdas[lo].ln() * (1.0 - t) + lambdas[hi].ln() * t).exp()
+            }
+        }
+    }
+
+    /// Writes the file of `latents` (the integers of `a` at this quality).
+    fn encode_latents(
+        &self,
+        a: &Analyzed,
+        latents: &Latents,
+    ) -> Result<(Vec<u8>, EncodeStats), CodecError> {
+        let grid = a.shapes.latents;
+        let coded = self.latent_codec.encode(latents, grid)?;
         let ideal_bits = self
             .latent_codec
-            .ideal_bits(&self.transforms, &latents, grid);
+            .ideal_bits(&self.transforms, latents, grid);
         let payload_bytes = coded.payloads.iter().map(Vec::len).sum();
         let file = NicFile {
             model_id: self.model.id,
@@ -206,15 +286,21 @@ impl Codec {
     /// latents times the quality's gains, rounded (ties to even, as burn rounds them), and the
     /// rounded side latents of the hyperprior.
     pub fn quantize(&self, a: &Analyzed) -> Result<Latents, CodecError> {
-        let plane = a.shapes.latents.plane();
+        let gains = self.gains(self.quality);
+        let gained = self.gained(a, gains.as_ref().map(|(g, _)| g.as_slice()));
+        self.latent_codec
+            .quantize(&self.transforms, gained, a.shapes.latents)
+    }
+
+    /// The analyzed latents times the per-channel `gains`, if any.
+    fn gained(&self, a: &Analyzed, gains: Option<&[f32]>) -> Vec<f32> {
         let mut gained = a.y.clone();
-        if let Some((g, _)) = self.gains(self.quality) {
-            for (c, chunk) in gained.chunks_exact_mut(plane).enumerate() {
+        if let Some(g) = gains {
+            for (c, chunk) in gained.chunks_exact_mut(a.shapes.latents.plane()).enumerate() {
                 chunk.iter_mut().for_each(|v| *v *= g[c]);
             }
         }
-        self.latent_codec
-            .quantize(&self.transforms, gained, a.shapes.latents)
+        gained
     }
 
     /// Decodes a parsed file made by this model.
@@ -312,6 +398,7 @@ pub(crate) fn hex(id: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Effort;
     use nic_model::Architecture;
 
     fn codec_of(arch: Architecture, seed: u64) -> Codec {
@@ -435,6 +522,56 @@ mod tests {
         assert!(sizes[0] < sizes[2], "higher quality, more bytes: {sizes:?}");
         assert!(codec.with_quality(3.5).is_err() && codec.with_quality(f64::NAN).is_err());
         assert!(tiny_codec(1).with_quality(2.0).is_err());
+    }
+
+    /// λ·255²·MSE + bpp of a file, as the refinement counts it (the ideal rate).
+    fn cost(codec: &Codec, img: &RgbImage, bytes: &[u8], stats: &EncodeStats) -> f64 {
+        let out = codec.decode(&NicFile::parse(bytes).unwrap()).unwrap();
+        let mse: f64 = img
+            .as_raw()
+            .iter()
+            .zip(out.as_raw())
+            .map(|(&a, &b)| ((a as f64 - b as f64) / 255.0).powi(2))
+            .sum::<f64>()
+            / img.as_raw().len() as f64;
+        let pixels = (img.width() * img.height()) as f64;
+        codec.lambda() * 255.0 * 255.0 * mse + stats.ideal_bits / pixels
+    }
+
+    #[test]
+    fn effort_zero_is_the_single_pass_and_refined_files_cost_less() {
+        for (arch, q) in [(Architecture::TINY, 1.0), (Architecture::TINY_HYPER, 2.5)] {
+            let codec = codec_of(arch, 7).with_quality(q).unwrap();
+            // 1,700 × 90 pixels: 107 × 6 latents, three tiles of the refinement side by side.
+            for img in [textured(150, 90), textured(1700, 90)] {
+                let a = codec.analyze(&img).unwrap();
+                let (plain, plain_stats) = codec.encode_analyzed(&a).unwrap();
+                let zero = codec
+                    .encode_with_effort(&img, &a, Effort::default(), None)
+                    .unwrap();
+                assert_eq!(zero.0, plain, "effort 0 changes nothing");
+                let calls = std::sync::atomic::AtomicUsize::new(0);
+                let report = |done: usize, total: usize| {
+                    assert!(done <= total);
+                    calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                };
+                let effort = Effort::new(Effort::MAX).unwrap();
+                let (refined, stats) = codec
+                    .encode_with_effort(&img, &a, effort, Some(&report))
+                    .unwrap();
+                let tiles = img.width().div_ceil(16 * 4 * crate::refine::TILE as u32) as usize;
+                let steps = effort.schedule().unwrap().steps;
+                assert_eq!(calls.into_inner(), tiles * steps);
+                // A standard file: any codec of the model decodes it.
+                let out = codec_of(arch, 7).decode(&NicFile::parse(&refined).unwrap());
+                assert_eq!(out.unwrap().dimensions(), img.dimensions());
+                let (before, after) = (
+                    cost(&codec, &img, &plain, &plain_stats),
+                    cost(&codec, &img, &refined, &stats),
+                );
+                assert!(after < before * 1.002, "{arch:?} {}: {before} → {after}", img.width());
+            }
+        }
     }
 
     #[test]

@@ -88,16 +88,27 @@ impl LatentCodec {
         gained: Vec<f32>,
         latents: Grid,
     ) -> Result<Latents, CodecError> {
-        let z = match self {
-            LatentCodec::Factorized(_) => Vec::new(),
-            LatentCodec::ScaleHyperprior(h) => {
-                to_integers(t.side_latents(&h.hyperprior, gained.clone(), latents)?)
-            }
-        };
+        let z = self.side_latents(t, &gained, latents)?;
         Ok(Latents {
             y: to_integers(gained),
-            z,
+            z: z.map_or_else(Vec::new, to_integers),
         })
+    }
+
+    /// A hyperprior's unrounded side latents of gained latents (`None` for a factorized
+    /// prior).
+    pub fn side_latents(
+        &self,
+        t: &Transforms,
+        gained: &[f32],
+        latents: Grid,
+    ) -> Result<Option<Vec<f32>>, CodecError> {
+        match self {
+            LatentCodec::Factorized(_) => Ok(None),
+            LatentCodec::ScaleHyperprior(h) => t
+                .side_latents(&h.hyperprior, gained.to_vec(), latents)
+                .map(Some),
+        }
     }
 
     pub fn encode(&self, l: &Latents, latents: Grid) -> Result<Coded, CodecError> {
@@ -183,7 +194,7 @@ impl ScaleHyperprior {
 
 /// Rounds to integers, ties to even (as burn's `round`, which the training and the ideal
 /// information content use); non-finite values become 0.
-fn to_integers(values: Vec<f32>) -> Vec<i32> {
+pub(crate) fn to_integers(values: Vec<f32>) -> Vec<i32> {
     values
         .into_iter()
         .map(|v| {

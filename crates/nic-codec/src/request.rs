@@ -8,7 +8,10 @@ use nic_model::burn::tensor::Device;
 
 use nic_format::{Metadata, NicFile};
 
-use crate::{Codec, CodecError, EncodeStats, MAX_PIXELS, ModelSet, Target, encode_to_target};
+use crate::refine::Progress;
+use crate::{
+    Codec, CodecError, Effort, EncodeStats, MAX_PIXELS, ModelSet, Target, encode_to_target,
+};
 
 /// How the quality of an encoding is chosen.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -48,6 +51,8 @@ impl Rate {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct EncodeRequest {
     pub rate: Rate,
+    /// Encoder time spent on each picture's latents (see [`crate::refine`]).
+    pub effort: Effort,
     /// Pictures larger than this many pixels are refused (see [`MAX_PIXELS`]).
     pub max_pixels: u64,
 }
@@ -56,6 +61,7 @@ impl Default for EncodeRequest {
     fn default() -> Self {
         EncodeRequest {
             rate: Rate::Default,
+            effort: Effort::default(),
             max_pixels: MAX_PIXELS,
         }
     }
@@ -72,6 +78,9 @@ pub struct Encoded {
     /// With a target: whether the quality met it (if not, the closest was used), the decoded
     /// picture's PSNR (PSNR targets), and the encodings tried.
     pub search: Option<Search>,
+    /// Whether the latents were refined (an effort above 0; with a target, only if the
+    /// refined file still met it).
+    pub refined: bool,
 }
 
 /// How a target search went.
@@ -132,6 +141,23 @@ impl Encoder {
         })
     }
 
+    /// The same models and rate at another effort.
+    pub fn with_effort(&self, effort: Effort) -> Encoder {
+        Encoder {
+            set: self.set.clone(),
+            codec: self.codec.clone(),
+            request: EncodeRequest {
+                effort,
+                ..self.request
+            },
+        }
+    }
+
+    /// What this encoder was made for.
+    pub fn request(&self) -> &EncodeRequest {
+        &self.request
+    }
+
     /// The codec at the request's quality (the search's starting point for a target).
     pub fn codec(&self) -> &Codec {
         &self.codec
@@ -145,7 +171,16 @@ impl Encoder {
     /// profile). The metadata does not change the coded pixels; a size target counts the
     /// pixels' bytes only.
     pub fn encode_with(&self, img: &RgbImage, metadata: &Metadata) -> Result<Encoded, CodecError> {
-        let mut encoded = self.encode_pixels(img)?;
+        self.encode_inner(img, metadata, None)
+    }
+
+    fn encode_inner(
+        &self,
+        img: &RgbImage,
+        metadata: &Metadata,
+        progress: Option<Progress>,
+    ) -> Result<Encoded, CodecError> {
+        let mut encoded = self.encode_pixels(img, progress)?;
         if *metadata != Metadata::default() {
             let mut file = NicFile::parse(&encoded.bytes)?;
             file.metadata = metadata.clone();
@@ -158,20 +193,37 @@ impl Encoder {
         Ok(encoded)
     }
 
-    fn encode_pixels(&self, img: &RgbImage) -> Result<Encoded, CodecError> {
+    /// [`Encoder::encode_with`], reporting the refinement's progress (an effort above 0).
+    pub fn encode_with_progress(
+        &self,
+        img: &RgbImage,
+        metadata: &Metadata,
+        progress: Progress,
+    ) -> Result<Encoded, CodecError> {
+        self.encode_inner(img, metadata, Some(progress))
+    }
+
+    fn encode_pixels(
+        &self,
+        img: &RgbImage,
+        progress: Option<Progress>,
+    ) -> Result<Encoded, CodecError> {
+        let effort = self.request.effort;
         match self.request.rate {
             Rate::Default | Rate::Quality(_) => {
-                let (bytes, stats) = self.codec.encode(img)?;
+                let a = self.codec.analyze(img)?;
+                let (bytes, stats) = self.codec.encode_with_effort(img, &a, effort, progress)?;
                 Ok(Encoded {
                     bytes,
                     stats,
                     quality: self.codec.quality(),
                     search: None,
+                    refined: effort.schedule().is_some(),
                 })
             }
             Rate::Target(target) => {
                 let r = encode_to_target(&self.set, &self.codec, img, target)?;
-                Ok(Encoded {
+                let mut encoded = Encoded {
                     bytes: r.bytes,
                     stats: r.stats,
                     quality: r.quality,
@@ -181,7 +233,44 @@ impl Encoder {
                         psnr: r.psnr,
                         tries: r.tries,
                     }),
-                })
+                    refined: false,
+                };
+                // The search first, at effort 0; then the chosen quality refined, kept if it
+                // meets the target too, or comes closer to a target nothing met (refining
+                // trades rate against distortion, so either may rise a little).
+                if effort.schedule().is_some() {
+                    let codec = if self.set.is_variable_rate() {
+                        self.codec.with_quality(r.quality)?
+                    } else {
+                        self.set
+                            .load(r.quality, &self.codec.device())?
+                            .with_max_pixels(self.codec.max_pixels())
+                    };
+                    let a = codec.analyze(img)?;
+                    let (bytes, stats) = codec.encode_with_effort(img, &a, effort, progress)?;
+                    let (keep, psnr) = match target {
+                        Target::Bpp(b) => {
+                            let bpp = nic_metrics::bpp(bytes.len(), img.width(), img.height());
+                            (bpp <= b || (!r.met && bpp <= r.bpp), None)
+                        }
+                        Target::Psnr(p) => {
+                            let out = codec.decode(&NicFile::parse(&bytes)?)?;
+                            let psnr = nic_metrics::psnr(img.as_raw(), out.as_raw());
+                            let before = r.psnr.unwrap_or(f64::NEG_INFINITY);
+                            (psnr >= p || (!r.met && psnr >= before), Some(psnr))
+                        }
+                    };
+                    if keep {
+                        encoded.bytes = bytes;
+                        encoded.stats = stats;
+                        encoded.refined = true;
+                        if let Some(s) = encoded.search.as_mut() {
+                            s.psnr = psnr.or(s.psnr);
+                            s.tries += 1;
+                        }
+                    }
+                }
+                Ok(encoded)
             }
         }
     }

@@ -40,12 +40,18 @@ impl Tile {
 /// Tiles of at most `size × size` latents covering a `height × width` grid, row by row. A grid
 /// that fits in one tile is one tile with no margin (the whole picture at once).
 pub fn tiles(height: usize, width: usize, size: usize) -> Vec<Tile> {
+    tiles_with_margin(height, width, size, MARGIN)
+}
+
+/// [`tiles`] with `margin` cells of context instead of [`MARGIN`] latents (for a grid of
+/// other cells, as the refinement's blocks of 4 × 4 latents).
+pub fn tiles_with_margin(height: usize, width: usize, size: usize, margin: usize) -> Vec<Tile> {
     let size = size.max(1);
     let spans = |n: usize| -> Vec<(Range<usize>, Range<usize>)> {
         (0..n.div_ceil(size))
             .map(|i| {
                 let r = i * size..((i + 1) * size).min(n);
-                let ext = r.start.saturating_sub(MARGIN)..(r.end + MARGIN).min(n);
+                let ext = r.start.saturating_sub(margin)..(r.end + margin).min(n);
                 (r, ext)
             })
             .collect()

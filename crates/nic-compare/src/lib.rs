@@ -60,6 +60,8 @@ pub struct Options {
     pub selection: Selection,
     /// Model folder for the `nic` subject (needed only when it is selected).
     pub model_dir: Option<PathBuf>,
+    /// An encoder effort above 0 runs nic at it too, beside effort 0.
+    pub effort: nic_codec::Effort,
     pub device: Device,
     /// Use at most this many images, evenly spread over the sorted list.
     pub limit: Option<usize>,
@@ -88,7 +90,7 @@ pub fn run(options: &Options) -> Result<Comparison, CompareError> {
     let images = select_images(&options.data, options.limit, options.out.as_deref())?;
     let subjects = options
         .selection
-        .subjects(options.model_dir.as_deref(), &options.device)?;
+        .subjects(options.model_dir.as_deref(), &options.device, options.effort)?;
     let lossless = options.selection.lossless();
     let per_image = subjects.iter().map(|s| s.qualities().len()).sum::<usize>() + lossless.len();
     let bar = progress_bar(options.progress, (images.len() * per_image) as u64);

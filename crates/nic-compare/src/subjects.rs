@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use nic_baselines::{LosslessCodec, LossyCodec};
-use nic_codec::{EncodeRequest, Encoder, ModelSet, Rate};
+use nic_codec::{Effort, EncodeRequest, Encoder, ModelSet, Rate};
 use nic_format::NicFile;
 use nic_image::RgbImage;
 use nic_model::burn::tensor::Device;
@@ -63,18 +63,30 @@ impl Subject for Baseline {
     }
 }
 
-/// nic with every model of a model folder loaded, one encoder per quality.
+/// nic with every model of a model folder loaded, one encoder per quality, at one effort:
+/// named `nic` at effort 0, `nic-effort-N` above.
 pub struct Nic {
+    name: String,
     dir: String,
+    effort: Effort,
     encoders: Vec<Encoder>,
 }
 
+/// The name of nic's subject at `effort`.
+pub fn nic_name(effort: Effort) -> String {
+    match effort.level() {
+        0 => "nic".to_string(),
+        n => format!("nic-effort-{n}"),
+    }
+}
+
 impl Nic {
-    pub fn open(dir: &Path, device: &Device) -> Result<Nic, CompareError> {
+    pub fn open(dir: &Path, device: &Device, effort: Effort) -> Result<Nic, CompareError> {
         let set = ModelSet::open(dir)?;
         let qualities = set.qualities();
         let first = EncodeRequest {
             rate: Rate::Quality(qualities[0] as f64),
+            effort,
             ..EncodeRequest::default()
         };
         let base = Encoder::new(set, device, first)?;
@@ -83,7 +95,9 @@ impl Nic {
             .map(|q| base.with_rate(Rate::Quality(q as f64)))
             .collect::<Result<_, _>>()?;
         Ok(Nic {
+            name: nic_name(effort),
             dir: dir.display().to_string(),
+            effort,
             encoders,
         })
     }
@@ -98,14 +112,18 @@ impl Nic {
 
 impl Subject for Nic {
     fn name(&self) -> &str {
-        "nic"
+        &self.name
     }
 
     fn description(&self) -> String {
         let arch = self.encoders[0].codec().model.info.architecture;
+        let effort = match self.effort.level() {
+            0 => String::new(),
+            n => format!(", encoder effort {n} (latents refined per picture)"),
+        };
         format!(
             "nic, learned codec ({} analysis/synthesis channels, {} latent channels, {}{}), \
-             models {} (qualities {})",
+             models {} (qualities {}){effort}",
             arch.channels,
             arch.latent_channels,
             if arch.has_hyperprior() {
@@ -228,17 +246,22 @@ impl Selection {
         self.names.iter().any(|n| n == name)
     }
 
-    /// The selected lossy codecs, nic first, its models loaded from `model_dir`.
+    /// The selected lossy codecs, nic first, its models loaded from `model_dir`: at effort
+    /// 0 and, if `effort` is above, at that effort too.
     pub fn subjects(
         &self,
         model_dir: Option<&Path>,
         device: &Device,
+        effort: Effort,
     ) -> Result<Vec<Box<dyn Subject>>, CompareError> {
         let mut subjects: Vec<Box<dyn Subject>> = Vec::new();
         if self.contains("nic") {
             let dir = model_dir
                 .ok_or_else(|| CompareError::Invalid("nic needs a model folder".into()))?;
-            subjects.push(Box::new(Nic::open(dir, device)?));
+            subjects.push(Box::new(Nic::open(dir, device, Effort::default())?));
+            if effort != Effort::default() {
+                subjects.push(Box::new(Nic::open(dir, device, effort)?));
+            }
         }
         for codec in nic_baselines::lossy_codecs() {
             if self.contains(codec.name()) {

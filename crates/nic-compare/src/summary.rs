@@ -180,9 +180,25 @@ pub struct Summary {
     pub equal_psnr: Vec<EqualPsnr>,
     pub lossless: Vec<LosslessSummary>,
     pub nic_rate: Vec<NicRate>,
+    /// What a higher encoder effort gained over effort 0 in this run (`--effort`).
+    pub effort: Option<EffortGain>,
     /// How MS-SSIM was computed, including what happens with small images.
     pub ms_ssim_method: String,
     pub run: RunInfo,
+}
+
+/// nic at an encoder effort above 0 against effort 0, on the same pictures and qualities.
+#[derive(Clone, Debug, Serialize)]
+pub struct EffortGain {
+    pub codec: String,
+    /// BD-rate in % against effort 0 on the PSNR curves (negative: fewer bits).
+    pub bd_rate: Option<f64>,
+    pub bd_psnr: Option<f64>,
+    /// Mean encode time per picture and quality, at effort 0 and at this effort (seconds).
+    pub encode_seconds: f64,
+    pub base_encode_seconds: f64,
+    pub decode_seconds: f64,
+    pub base_decode_seconds: f64,
 }
 
 impl Summary {
@@ -312,7 +328,9 @@ pub fn summarize(
             };
         }
     }
+    let effort = effort_gain(&codecs);
     Summary {
+        effort,
         anchor: anchor.to_string(),
         equal_psnr: equal_psnr(measurements, subjects),
         lossless: lossless
@@ -328,6 +346,23 @@ pub fn summarize(
             .into(),
         run: RunInfo::default(),
     }
+}
+
+/// nic at a higher effort against nic at effort 0, if both ran.
+fn effort_gain(codecs: &[CodecSummary]) -> Option<EffortGain> {
+    let base = codecs.iter().find(|c| c.name == "nic")?;
+    let refined = codecs.iter().find(|c| c.name.starts_with("nic-effort-"))?;
+    let (b, r) = (psnr_curve(&base.points), psnr_curve(&refined.points));
+    let seconds = |c: &CodecSummary, f: fn(&Point) -> f64| mean(c.points.iter().map(f));
+    Some(EffortGain {
+        codec: refined.name.clone(),
+        bd_rate: bd_rate(&b, &r),
+        bd_psnr: bd_psnr(&b, &r),
+        encode_seconds: seconds(refined, |p| p.encode_seconds),
+        base_encode_seconds: seconds(base, |p| p.encode_seconds),
+        decode_seconds: seconds(refined, |p| p.decode_seconds),
+        base_decode_seconds: seconds(base, |p| p.decode_seconds),
+    })
 }
 
 /// Image by image: the size each baseline needs to reach the PSNR of each nic file,

@@ -193,14 +193,14 @@ pub fn information_bits(likelihood: Tensor<4>) -> f64 {
         .into_scalar::<f32>() as f64
 }
 
-fn apply(y: Tensor<4>, gain: Option<Tensor<4>>) -> Tensor<4> {
+pub(crate) fn apply(y: Tensor<4>, gain: Option<Tensor<4>>) -> Tensor<4> {
     match gain {
         Some(g) => y * g,
         None => y,
     }
 }
 
-fn rd(
+pub(crate) fn rd(
     x: Tensor<4>,
     x_hat: Tensor<4>,
     likelihood: Tensor<4>,

@@ -2,6 +2,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use nic_compare::{Options, Selection, Summary};
+use nic_codec::Effort;
 use nic_model::DeviceChoice;
 
 #[derive(clap::Args)]
@@ -32,6 +33,10 @@ pub struct Args {
     /// Device for nic's networks: auto, cpu, gpu, gpu:N or gpu-software.
     #[arg(long, default_value = "auto")]
     device: DeviceChoice,
+    /// Also run nic at this encoder effort (1 to 3), beside effort 0, and report the gain
+    /// (BD-rate against effort 0) and the encode times.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=Effort::MAX as i64))]
+    effort: u8,
 }
 
 pub fn run(a: Args) -> Result<()> {
@@ -47,6 +52,7 @@ pub fn run(a: Args) -> Result<()> {
         out: a.out.clone(),
         selection,
         model_dir,
+        effort: Effort::new(a.effort)?,
         device: super::open_device(a.device, a.quiet)?,
         limit: a.limit,
         crops: a.crops,
@@ -145,6 +151,20 @@ fn print_tables(s: &Summary) {
         if let Some(line) = e.sentence(&s.anchor) {
             println!("{line}");
         }
+    }
+    if let Some(g) = &s.effort {
+        println!(
+            "\n{} against nic (effort 0): BD-rate {}, BD-PSNR {}; encode {:.2} s vs {:.2} s \
+             per picture and quality ({:.1}×), decode {:.2} s vs {:.2} s",
+            g.codec,
+            g.bd_rate.map_or("–".into(), |v| format!("{v:+.2} %")),
+            g.bd_psnr.map_or("–".into(), |v| format!("{v:+.3} dB")),
+            g.encode_seconds,
+            g.base_encode_seconds,
+            g.encode_seconds / g.base_encode_seconds,
+            g.decode_seconds,
+            g.base_decode_seconds
+        );
     }
     if !s.lossless.is_empty() {
         let list: Vec<String> = s

@@ -279,3 +279,54 @@ fn grayscale_pictures_come_back_gray_and_profiles_come_back() {
     assert_eq!(status, Some(0), "{err}");
     assert!(err.contains("holds no ICC profile"), "{err}");
 }
+
+#[test]
+fn a_size_target_in_bytes_and_printed_quality() {
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("p.png");
+    gradient(96, 64).save(&png).unwrap();
+    let out = dir.path().join("p.nic");
+    let (status, _, err) = nic(&[
+        "encode",
+        s(&png),
+        "-o",
+        s(&out),
+        "--target-size",
+        "300",
+        "--print-psnr",
+        "--print-ssim",
+    ]);
+    assert_eq!(status, Some(0), "{err}");
+    let bytes = std::fs::metadata(&out).unwrap().len();
+    assert!(bytes <= 300 || err.contains("no quality meets 300 bytes"), "{bytes} bytes: {err}");
+    let psnr: f64 = err
+        .lines()
+        .find_map(|l| l.strip_prefix("PSNR ")?.strip_suffix(" dB")?.parse().ok())
+        .unwrap_or_else(|| panic!("no PSNR line: {err}"));
+    assert!(psnr > 15.0 && psnr < 60.0, "{psnr}");
+    assert!(err.lines().any(|l| l.starts_with("MS-SSIM 0.")), "{err}");
+    // Zero bytes is no target; a size and a quality together are refused.
+    let (status, _, _) = nic(&["encode", s(&png), "-o", s(&out), "--target-size", "0", "-f"]);
+    assert_eq!(status, Some(USAGE));
+    let (status, _, _) = nic(&["encode", s(&png), "-o", s(&out), "--target-size", "900", "-q", "2", "-f"]);
+    assert_eq!(status, Some(USAGE));
+}
+
+#[test]
+fn effort_refines_into_a_standard_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("p.png");
+    gradient(64, 48).save(&png).unwrap();
+    let (plain, refined) = (dir.path().join("a.nic"), dir.path().join("b.nic"));
+    let (status, _, err) = nic(&["encode", s(&png), "-o", s(&plain), "-q", "3"]);
+    assert_eq!(status, Some(0), "{err}");
+    let (status, _, err) = nic(&["encode", s(&png), "-o", s(&refined), "-q", "3", "--effort", "1"]);
+    assert_eq!(status, Some(0), "{err}");
+    assert!(err.contains("quality 3 effort 1,"), "{err}");
+    let back = dir.path().join("b.png");
+    let (status, _, err) = nic(&["decode", s(&refined), "-o", s(&back)]);
+    assert_eq!(status, Some(0), "{err}");
+    assert_eq!(image::open(&back).unwrap().to_rgb8().dimensions(), (64, 48));
+    let (status, _, err) = nic(&["encode", s(&png), "-o", s(&plain), "--effort", "4", "-f"]);
+    assert_eq!(status, Some(USAGE), "{err}");
+}

@@ -40,7 +40,9 @@ pub enum CodecError {
     Input(String),
     /// A picture, given or in a file's header, over the size limit.
     #[error(
-        "image of {width}×{height} pixels is over the limit of {limit} pixels (--max-pixels raises it)"
+        "image of {width}×{height} pixels ({}) is over the limit of {} (--max-pixels raises it)",
+        nic_image::megapixels(*width as u64 * *height as u64),
+        nic_image::megapixels(*limit)
     )]
     TooLarge { width: u32, height: u32, limit: u64 },
     /// The device failed: a tensor could not be read back.

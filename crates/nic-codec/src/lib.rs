@@ -53,10 +53,9 @@ pub use request::{EncodeRequest, Encoded, Encoder, Rate, Search};
 pub use shapes::{Grid, PictureShapes};
 pub use target::{Target, Targeted, encode_to_target};
 
-/// Default limit on the image size in pixels: 32 Mpx, so that camera photos (a 6000 × 4000
-/// JPEG is 24 Mpx, a 7008 × 4672 one 32.7) are taken as they come. The transforms run in tiles
-/// of bounded size, but the picture, its latents and the file are held whole (about 70 bytes
-/// per pixel at the peak of an encode), so sizes beyond this are refused up front rather than
-/// exhausting memory on a hostile header;
-/// [`Codec::with_max_pixels`] changes it.
-pub const MAX_PIXELS: u64 = 32 << 20;
+/// Default limit on the image size in pixels: 64 Mpx, so that camera photos (a 6000 × 4000
+/// JPEG is 24 Mpx, a 9504 × 6336 one 60.2) are taken as they come. The transforms run in tiles
+/// of bounded size, but the picture, its latents and the file are held whole (a 6000 × 4000
+/// photo encodes in about 0.8 GiB peak, README "Using nic"), so sizes beyond this are refused up front rather
+/// than exhausting memory on a hostile header; [`Codec::with_max_pixels`] changes it.
+pub const MAX_PIXELS: u64 = 64_000_000;

@@ -153,6 +153,11 @@ impl Encoder {
         }
     }
 
+    /// The models it encodes with.
+    pub fn model_set(&self) -> &ModelSet {
+        &self.set
+    }
+
     /// What this encoder was made for.
     pub fn request(&self) -> &EncodeRequest {
         &self.request
@@ -223,16 +228,17 @@ impl Encoder {
             }
             Rate::Target(target) => {
                 let r = encode_to_target(&self.set, &self.codec, img, target)?;
+                let mut search = Search {
+                    target,
+                    met: r.met,
+                    psnr: r.psnr,
+                    tries: r.tries,
+                };
                 let mut encoded = Encoded {
                     bytes: r.bytes,
                     stats: r.stats,
                     quality: r.quality,
-                    search: Some(Search {
-                        target,
-                        met: r.met,
-                        psnr: r.psnr,
-                        tries: r.tries,
-                    }),
+                    search: None,
                     refined: false,
                 };
                 // The search first, at effort 0; then the chosen quality refined, kept if it
@@ -248,11 +254,13 @@ impl Encoder {
                     };
                     let a = codec.analyze(img)?;
                     let (bytes, stats) = codec.encode_with_effort(img, &a, effort, progress)?;
+                    let smaller = bytes.len() <= encoded.bytes.len();
                     let (keep, psnr) = match target {
                         Target::Bpp(b) => {
                             let bpp = nic_metrics::bpp(bytes.len(), img.width(), img.height());
-                            (bpp <= b || (!r.met && bpp <= r.bpp), None)
+                            (bpp <= b || (!r.met && smaller), None)
                         }
+                        Target::Bytes(n) => (bytes.len() as u64 <= n || (!r.met && smaller), None),
                         Target::Psnr(p) => {
                             let out = codec.decode(&NicFile::parse(&bytes)?)?;
                             let psnr = nic_metrics::psnr(img.as_raw(), out.as_raw());
@@ -260,16 +268,15 @@ impl Encoder {
                             (psnr >= p || (!r.met && psnr >= before), Some(psnr))
                         }
                     };
+                    search.tries += 1;
                     if keep {
+                        search.psnr = psnr.or(search.psnr);
                         encoded.bytes = bytes;
                         encoded.stats = stats;
                         encoded.refined = true;
-                        if let Some(s) = encoded.search.as_mut() {
-                            s.psnr = psnr.or(s.psnr);
-                            s.tries += 1;
-                        }
                     }
                 }
+                encoded.search = Some(search);
                 Ok(encoded)
             }
         }

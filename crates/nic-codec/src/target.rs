@@ -15,6 +15,8 @@ use crate::{Codec, CodecError, EncodeStats, ModelSet};
 pub enum Target {
     /// The highest quality whose file is at most this many bits per pixel.
     Bpp(f64),
+    /// The highest quality whose file is at most this many bytes.
+    Bytes(u64),
     /// The lowest quality whose decoded picture reaches this PSNR (dB, RGB).
     Psnr(f64),
 }
@@ -39,9 +41,16 @@ pub struct Targeted {
 const RESOLUTION: u32 = 5;
 
 impl Target {
+    /// Whether this is a size target (met by a quality and every one below it), not a PSNR
+    /// one (met by a quality and every one above).
+    pub fn is_size(&self) -> bool {
+        matches!(self, Target::Bpp(_) | Target::Bytes(_))
+    }
+
     fn meets(&self, t: &Trial) -> bool {
         match *self {
             Target::Bpp(b) => t.bpp <= b,
+            Target::Bytes(n) => t.bytes.len() as u64 <= n,
             Target::Psnr(p) => t.psnr.is_some_and(|v| v >= p),
         }
     }
@@ -72,7 +81,7 @@ pub fn encode_to_target(
                 let out = c.decode(&NicFile::parse(&bytes)?)?;
                 Some(nic_metrics::psnr(img.as_raw(), out.as_raw()))
             }
-            Target::Bpp(_) => None,
+            Target::Bpp(_) | Target::Bytes(_) => None,
         };
         Ok(Trial {
             bpp: nic_metrics::bpp(bytes.len(), img.width(), img.height()),
@@ -91,7 +100,7 @@ pub fn encode_to_target(
         let mut high = trial(&at(hi)?, &a)?;
         // A rate target wants the highest quality that fits, a PSNR target the lowest that
         // reaches it; `good` is the end of the bracket that meets the target.
-        let rate = matches!(target, Target::Bpp(_));
+        let rate = target.is_size();
         match (rate, target.meets(&low), target.meets(&high)) {
             (true, _, true) => (high, true),
             (true, false, _) => (low, false),
@@ -126,7 +135,7 @@ pub fn encode_to_target(
             .collect::<Result<Vec<_>, CodecError>>()?;
         // A rate target takes the highest quality that fits, else the lowest; a PSNR target
         // the lowest that reaches it, else the highest.
-        if matches!(target, Target::Bpp(_)) {
+        if target.is_size() {
             trials.reverse();
         }
         match trials.iter().position(|t| target.meets(t)) {

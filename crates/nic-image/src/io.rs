@@ -27,7 +27,9 @@ pub enum ImageError {
         source: image::ImageError,
     },
     #[error(
-        "{path} is {width}×{height} pixels, over the limit of {limit} pixels (--max-pixels raises it)"
+        "{path} is {width}×{height} pixels ({}), over the limit of {} (--max-pixels raises it)",
+        megapixels(*width as u64 * *height as u64),
+        megapixels(*limit)
     )]
     TooLarge {
         path: PathBuf,
@@ -333,6 +335,16 @@ impl<E: ImageEncoder> ImageEncoderBoxed for E {
     }
 }
 
+/// A pixel count in megapixels, as people say picture sizes: "24.0 Mpx", "64 Mpx" for a round
+/// limit.
+pub fn megapixels(pixels: u64) -> String {
+    if pixels % 1_000_000 == 0 {
+        format!("{} Mpx", pixels / 1_000_000)
+    } else {
+        format!("{:.1} Mpx", pixels as f64 / 1e6)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -431,3 +443,4 @@ mod tests {
         assert_eq!(notes.len(), 2, "{notes:?}");
     }
 }
+

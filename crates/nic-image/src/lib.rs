@@ -15,6 +15,6 @@ pub use folder::{is_image_name, list_images};
 pub use image::{self, RgbImage};
 pub use io::{
     ImageError, JPEG_QUALITY, Loaded, SAVE_EXTENSIONS, decode_rgb8, encode, load_rgb8,
-    load_rgb8_within, rgb8_from_dynamic, save, save_format,
+    load_rgb8_within, megapixels, rgb8_from_dynamic, save, save_format,
 };
 pub use planar::Planar;

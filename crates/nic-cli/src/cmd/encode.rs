@@ -31,6 +31,16 @@ pub struct Args {
     /// PSNR (dB, RGB).
     #[arg(long, group = "rate", allow_negative_numbers = true)]
     target_psnr: Option<f64>,
+    /// Search the quality for this picture: the highest whose file is at most this many
+    /// bytes (the metadata block, if any, not counted).
+    #[arg(long, group = "rate", value_parser = clap::value_parser!(u64).range(1..))]
+    target_size: Option<u64>,
+    /// Print the PSNR of the decoded picture against the input (RGB, dB) on standard error.
+    #[arg(long)]
+    print_psnr: bool,
+    /// Print the MS-SSIM of the decoded picture against the input on standard error.
+    #[arg(long)]
+    print_ssim: bool,
     /// Encoder effort, 0 to 3: above 0 each picture's latents are refined for its own
     /// rate–distortion cost, for smaller files at the same quality and more encoding time
     /// (the decoder is unchanged; see `nic compare --effort` for what each level gains).
@@ -89,6 +99,9 @@ pub fn run(a: Args) -> Result<()> {
         eprintln!("warning: {w}");
     }
     let secs = t.elapsed().as_secs_f64();
+    if a.print_psnr || a.print_ssim {
+        print_quality(&encoder, &e, &loaded.image, a.print_psnr, a.print_ssim)?;
+    }
     match &output {
         Some(path) => super::write_file(path, &e.bytes)?,
         None => std::io::stdout()
@@ -162,19 +175,47 @@ fn encoder(a: &Args) -> Result<Encoder> {
     let set = super::model_set(a.common.model.as_deref())?;
     let request = EncodeRequest {
         // The flags' names, since the library's messages do not know them.
-        rate: Rate::from_options(a.quality, a.target_bpp, a.target_psnr).map_err(|e| {
+        rate: match a.target_size {
+            Some(n) => Rate::Target(Target::Bytes(n)),
+            None => Rate::from_options(a.quality, a.target_bpp, a.target_psnr).map_err(|e| {
             let flag = if a.target_bpp.is_some() {
                 "--target-bpp"
             } else {
                 "--target-psnr"
             };
             anyhow::Error::new(e).context(flag)
-        })?,
+            })?,
+        },
         effort: Effort::new(a.effort)?,
         max_pixels: a.common.max_pixels,
     };
     let device = super::open_device(a.common.device, a.common.quiet)?;
     Ok(Encoder::new(set, &device, request)?)
+}
+
+/// `--print-psnr` / `--print-ssim`: the encoded picture decoded and measured against the
+/// input, as `cwebp -print_psnr` does.
+fn print_quality(
+    encoder: &Encoder,
+    e: &Encoded,
+    img: &nic_image::RgbImage,
+    psnr: bool,
+    ssim: bool,
+) -> Result<()> {
+    let file = nic_format::NicFile::parse(&e.bytes).map_err(nic_codec::CodecError::from)?;
+    let decoded = nic_codec::Decoder::new(encoder.model_set().clone(), &encoder.codec().device())
+        .decode(&file)?;
+    let (w, h) = img.dimensions();
+    if psnr {
+        eprintln!("PSNR {:.2} dB", nic_metrics::psnr(img.as_raw(), decoded.as_raw()));
+    }
+    if ssim {
+        match nic_metrics::ms_ssim(img.as_raw(), decoded.as_raw(), w as usize, h as usize) {
+            Some(m) => eprintln!("MS-SSIM {:.4}", m.value),
+            None => eprintln!("MS-SSIM –: the picture is too small to measure"),
+        }
+    }
+    Ok(())
 }
 
 /// The warning for a target no quality met.
@@ -184,6 +225,7 @@ fn missed(e: &Encoded) -> Option<String> {
         "no quality meets {}; using the closest, {}",
         match s.target {
             Target::Bpp(b) => format!("{b} bpp"),
+            Target::Bytes(n) => format!("{n} bytes"),
             Target::Psnr(p) => format!("{p} dB"),
         },
         e.quality

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use nic_codec::{Codec, ModelSet};
+use nic_codec::{Codec, Effort, ModelSet};
 use nic_format::NicFile;
 use nic_image::RgbImage;
 use nic_model::burn::tensor::Device;
@@ -89,6 +89,33 @@ fn files_decode_bit_exactly_across_devices() {
                 check(&cpu, &on_gpu, img, &format!("{what}, CPU → GPU"));
             }
         }
+    }
+}
+
+/// A refined file (`--effort`) is refined on the device and then coded as any other: the GPU's
+/// refinement decodes on the CPU to the integers it wrote, and to the picture the GPU decodes.
+#[test]
+fn refined_files_from_the_gpu_decode_on_the_cpu() {
+    let Some(gpu) = software_gpu() else { return };
+    let (dirs, _tmp) = model_dirs();
+    let img = &pictures()[0];
+    for dir in &dirs {
+        let set = ModelSet::open(dir).unwrap();
+        let q = qualities(&set)[1];
+        let (cpu, on_gpu) = (set.load(q, &Device::flex()).unwrap(), set.load(q, &gpu).unwrap());
+        let a = on_gpu.analyze(img).unwrap();
+        let effort = Effort::new(1).unwrap();
+        let (bytes, _) = on_gpu.encode_with_effort(img, &a, effort, None).unwrap();
+        let file = NicFile::parse(&bytes).unwrap();
+        assert_eq!(cpu.latents(&file).unwrap(), on_gpu.latents(&file).unwrap());
+        let (from_cpu, from_gpu) = (cpu.decode(&file).unwrap(), on_gpu.decode(&file).unwrap());
+        let worst = from_cpu
+            .as_raw()
+            .iter()
+            .zip(from_gpu.as_raw())
+            .map(|(a, b)| a.abs_diff(*b))
+            .max();
+        assert!(worst <= Some(1), "{}: CPU and GPU pictures differ by {worst:?}", dir.display());
     }
 }
 

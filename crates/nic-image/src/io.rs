@@ -338,7 +338,7 @@ impl<E: ImageEncoder> ImageEncoderBoxed for E {
 /// A pixel count in megapixels, as people say picture sizes: "24.0 Mpx", "64 Mpx" for a round
 /// limit.
 pub fn megapixels(pixels: u64) -> String {
-    if pixels % 1_000_000 == 0 {
+    if pixels.is_multiple_of(1_000_000) {
         format!("{} Mpx", pixels / 1_000_000)
     } else {
         format!("{:.1} Mpx", pixels as f64 / 1e6)
@@ -442,5 +442,11 @@ mod tests {
         let notes = save(&img, &dir.path().join("g.bmp"), &metadata).unwrap();
         assert_eq!(notes.len(), 2, "{notes:?}");
     }
-}
 
+    #[test]
+    fn sizes_read_in_megapixels() {
+        assert_eq!(megapixels(64_000_000), "64 Mpx");
+        assert_eq!(megapixels(6000 * 4000), "24 Mpx");
+        assert_eq!(megapixels(768 * 512), "0.4 Mpx");
+    }
+}

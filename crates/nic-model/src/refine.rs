@@ -182,16 +182,23 @@ fn soft_round(v: Tensor<4>, alpha: f64) -> Tensor<4> {
 mod tests {
     use super::*;
     use crate::Architecture;
-    use burn::tensor::{Device, Distribution};
+    use burn::tensor::{Device, TensorData};
 
     #[test]
-    fn refinement_lowers_the_cost_and_never_raises_it() {
+    fn refinement_lowers_the_cost() {
         let device = Device::flex();
         device.seed(11);
         let ad = device.clone().autodiff();
         for arch in [Architecture::TINY, Architecture::TINY_HYPER] {
             let model = Compressor::new(&arch, &device).fork(&ad).no_grad();
-            let x = Tensor::<4>::random([1, 3, 64, 64], Distribution::Uniform(0.0, 1.0), &ad);
+            // A smooth picture with detail (burn's random state is shared with other tests).
+            let values: Vec<f32> = (0..3 * 64 * 64)
+                .map(|i| {
+                    let (c, y, x) = (i / 4096, (i / 64) % 64, i % 64);
+                    0.5 + 0.4 * ((x as f32 * 0.3 + c as f32).sin() * (y as f32 * 0.2).cos())
+                })
+                .collect();
+            let x = Tensor::<4>::from_data(TensorData::new(values, [1, 3, 64, 64]), &ad);
             let y = model.analyze(x.clone()).detach();
             let z = model
                 .entropy
@@ -201,9 +208,9 @@ mod tests {
             let schedule = Schedule { steps: 12, lr: 0.2 };
             let r = model.refine(x, y, z.clone(), None, 0.05, schedule, &mut || steps += 1);
             assert_eq!(steps, 12);
-            assert!(r.start_loss.is_finite() && r.loss <= r.start_loss, "{arch:?}");
+            // Strictly lower: the start is kept only if the refinement did not improve on it.
             assert!(
-                r.loss < 0.999 * r.start_loss,
+                r.start_loss.is_finite() && r.loss < r.start_loss,
                 "{arch:?}: {} → {}",
                 r.start_loss,
                 r.loss

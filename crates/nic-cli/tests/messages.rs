@@ -298,17 +298,48 @@ fn a_size_target_in_bytes_and_printed_quality() {
     ]);
     assert_eq!(status, Some(0), "{err}");
     let bytes = std::fs::metadata(&out).unwrap().len();
-    assert!(bytes <= 300 || err.contains("no quality meets 300 bytes"), "{bytes} bytes: {err}");
+    assert!(
+        bytes <= 300 || err.contains("no quality meets 300 bytes"),
+        "{bytes} bytes: {err}"
+    );
     let psnr: f64 = err
         .lines()
         .find_map(|l| l.strip_prefix("PSNR ")?.strip_suffix(" dB")?.parse().ok())
         .unwrap_or_else(|| panic!("no PSNR line: {err}"));
     assert!(psnr > 15.0 && psnr < 60.0, "{psnr}");
     assert!(err.lines().any(|l| l.starts_with("MS-SSIM 0.")), "{err}");
+    // Refined after the search, and still within the target.
+    let (status, _, err) = nic(&[
+        "encode",
+        s(&png),
+        "-o",
+        s(&out),
+        "--target-size",
+        "300",
+        "--effort",
+        "1",
+        "-f",
+    ]);
+    assert_eq!(status, Some(0), "{err}");
+    let refined = std::fs::metadata(&out).unwrap().len();
+    assert!(
+        refined <= 300 || err.contains("no quality meets"),
+        "{refined} bytes: {err}"
+    );
     // Zero bytes is no target; a size and a quality together are refused.
     let (status, _, _) = nic(&["encode", s(&png), "-o", s(&out), "--target-size", "0", "-f"]);
     assert_eq!(status, Some(USAGE));
-    let (status, _, _) = nic(&["encode", s(&png), "-o", s(&out), "--target-size", "900", "-q", "2", "-f"]);
+    let (status, _, _) = nic(&[
+        "encode",
+        s(&png),
+        "-o",
+        s(&out),
+        "--target-size",
+        "900",
+        "-q",
+        "2",
+        "-f",
+    ]);
     assert_eq!(status, Some(USAGE));
 }
 
@@ -320,7 +351,16 @@ fn effort_refines_into_a_standard_file() {
     let (plain, refined) = (dir.path().join("a.nic"), dir.path().join("b.nic"));
     let (status, _, err) = nic(&["encode", s(&png), "-o", s(&plain), "-q", "3"]);
     assert_eq!(status, Some(0), "{err}");
-    let (status, _, err) = nic(&["encode", s(&png), "-o", s(&refined), "-q", "3", "--effort", "1"]);
+    let (status, _, err) = nic(&[
+        "encode",
+        s(&png),
+        "-o",
+        s(&refined),
+        "-q",
+        "3",
+        "--effort",
+        "1",
+    ]);
     assert_eq!(status, Some(0), "{err}");
     assert!(err.contains("quality 3 effort 1,"), "{err}");
     let back = dir.path().join("b.png");

@@ -204,9 +204,9 @@ impl Codec {
         let side = self.latent_codec.side_latents(&self.transforms, &y, grid)?;
         let mut z = side.zip(a.shapes.side);
         let ad = self.transforms.device.clone().autodiff();
-        let model = self.refiner.get_or_init(|| {
-            self.model.compressor.clone().fork(&ad).no_grad()
-        });
+        let model = self
+            .refiner
+            .get_or_init(|| self.model.compressor.clone().fork(&ad).no_grad());
         let problem = Problem {
             img,
             y: &mut y,
@@ -296,7 +296,10 @@ impl Codec {
     fn gained(&self, a: &Analyzed, gains: Option<&[f32]>) -> Vec<f32> {
         let mut gained = a.y.clone();
         if let Some(g) = gains {
-            for (c, chunk) in gained.chunks_exact_mut(a.shapes.latents.plane()).enumerate() {
+            for (c, chunk) in gained
+                .chunks_exact_mut(a.shapes.latents.plane())
+                .enumerate()
+            {
                 chunk.iter_mut().for_each(|v| *v *= g[c]);
             }
         }
@@ -569,7 +572,11 @@ mod tests {
                     cost(&codec, &img, &plain, &plain_stats),
                     cost(&codec, &img, &refined, &stats),
                 );
-                assert!(after < before * 1.002, "{arch:?} {}: {before} → {after}", img.width());
+                assert!(
+                    after < before * 1.002,
+                    "{arch:?} {}: {before} → {after}",
+                    img.width()
+                );
             }
         }
     }

@@ -96,9 +96,8 @@ pub(crate) fn refine(
     let all = tiles_with_margin(blocks.height, blocks.width, TILE, 1);
     let total = all.len() * schedule.steps;
     let mut done = 0;
-    let inverse = inverse.map(|g| {
-        Tensor::<4>::from_data(TensorData::new(g.to_vec(), [1, g.len(), 1, 1]), device)
-    });
+    let inverse = inverse
+        .map(|g| Tensor::<4>::from_data(TensorData::new(g.to_vec(), [1, g.len(), 1, 1]), device));
     for t in &all {
         // The tile in latents: blocks × 4, cut at the grid's end.
         let lat = |r: &std::ops::Range<usize>, n: usize| r.start * B..(r.end * B).min(n);

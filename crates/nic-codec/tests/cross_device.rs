@@ -102,7 +102,10 @@ fn refined_files_from_the_gpu_decode_on_the_cpu() {
     for dir in &dirs {
         let set = ModelSet::open(dir).unwrap();
         let q = qualities(&set)[1];
-        let (cpu, on_gpu) = (set.load(q, &Device::flex()).unwrap(), set.load(q, &gpu).unwrap());
+        let (cpu, on_gpu) = (
+            set.load(q, &Device::flex()).unwrap(),
+            set.load(q, &gpu).unwrap(),
+        );
         let a = on_gpu.analyze(img).unwrap();
         let effort = Effort::new(1).unwrap();
         let (bytes, _) = on_gpu.encode_with_effort(img, &a, effort, None).unwrap();
@@ -115,7 +118,11 @@ fn refined_files_from_the_gpu_decode_on_the_cpu() {
             .zip(from_gpu.as_raw())
             .map(|(a, b)| a.abs_diff(*b))
             .max();
-        assert!(worst <= Some(1), "{}: CPU and GPU pictures differ by {worst:?}", dir.display());
+        assert!(
+            worst <= Some(1),
+            "{}: CPU and GPU pictures differ by {worst:?}",
+            dir.display()
+        );
     }
 }
 

@@ -88,9 +88,11 @@ pub fn run(options: &Options) -> Result<Comparison, CompareError> {
         outputs::prepare(out)?;
     }
     let images = select_images(&options.data, options.limit, options.out.as_deref())?;
-    let subjects = options
-        .selection
-        .subjects(options.model_dir.as_deref(), &options.device, options.effort)?;
+    let subjects = options.selection.subjects(
+        options.model_dir.as_deref(),
+        &options.device,
+        options.effort,
+    )?;
     let lossless = options.selection.lossless();
     let per_image = subjects.iter().map(|s| s.qualities().len()).sum::<usize>() + lossless.len();
     let bar = progress_bar(options.progress, (images.len() * per_image) as u64);

@@ -1,8 +1,8 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
-use nic_compare::{Options, Selection, Summary};
 use nic_codec::Effort;
+use nic_compare::{Options, Selection, Summary};
 use nic_model::DeviceChoice;
 
 #[derive(clap::Args)]

@@ -82,8 +82,10 @@ pub fn run(a: Args) -> Result<()> {
         // Refining takes seconds to minutes: a bar on standard error (hidden if it is not a
         // terminal).
         let bar = ProgressBar::no_length().with_style(
-            ProgressStyle::with_template("refining {bar:30} {percent:>3}% {elapsed} (about {eta} left)")
-                .expect("a valid template"),
+            ProgressStyle::with_template(
+                "refining {bar:30} {percent:>3}% {elapsed} (about {eta} left)",
+            )
+            .expect("a valid template"),
         );
         let report = |done: usize, total: usize| {
             bar.set_length(total as u64);
@@ -178,12 +180,12 @@ fn encoder(a: &Args) -> Result<Encoder> {
         rate: match a.target_size {
             Some(n) => Rate::Target(Target::Bytes(n)),
             None => Rate::from_options(a.quality, a.target_bpp, a.target_psnr).map_err(|e| {
-            let flag = if a.target_bpp.is_some() {
-                "--target-bpp"
-            } else {
-                "--target-psnr"
-            };
-            anyhow::Error::new(e).context(flag)
+                let flag = if a.target_bpp.is_some() {
+                    "--target-bpp"
+                } else {
+                    "--target-psnr"
+                };
+                anyhow::Error::new(e).context(flag)
             })?,
         },
         effort: Effort::new(a.effort)?,
@@ -207,7 +209,10 @@ fn print_quality(
         .decode(&file)?;
     let (w, h) = img.dimensions();
     if psnr {
-        eprintln!("PSNR {:.2} dB", nic_metrics::psnr(img.as_raw(), decoded.as_raw()));
+        eprintln!(
+            "PSNR {:.2} dB",
+            nic_metrics::psnr(img.as_raw(), decoded.as_raw())
+        );
     }
     if ssim {
         match nic_metrics::ms_ssim(img.as_raw(), decoded.as_raw(), w as usize, h as usize) {

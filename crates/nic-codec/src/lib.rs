@@ -51,7 +51,7 @@ pub use models::{ModelSet, default_model_dir};
 pub use refine::Effort;
 pub use request::{EncodeRequest, Encoded, Encoder, Rate, Search};
 pub use shapes::{Grid, PictureShapes};
-pub use target::{Target, Targeted, encode_to_target};
+pub use target::{Target, Targeted, TrialEncode, encode_to_target, encode_to_target_with};
 
 /// Default limit on the image size in pixels: 64 Mpx, so that camera photos (a 6000 × 4000
 /// JPEG is 24 Mpx, a 9504 × 6336 one 60.2) are taken as they come. The transforms run in tiles

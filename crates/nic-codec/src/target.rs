@@ -72,10 +72,25 @@ pub fn encode_to_target(
     img: &RgbImage,
     target: Target,
 ) -> Result<Targeted, CodecError> {
+    encode_to_target_with(set, codec, img, target, &|c, a| c.encode_analyzed(a))
+}
+
+/// The encoding of one trial: of the analyzed picture `a` with the codec `c`.
+pub type TrialEncode<'a> =
+    dyn Fn(&Codec, &crate::Analyzed) -> Result<(Vec<u8>, EncodeStats), CodecError> + 'a;
+
+/// [`encode_to_target`], each quality tried encoded by `encode` (a refining encoder, say).
+pub fn encode_to_target_with(
+    set: &ModelSet,
+    codec: &Codec,
+    img: &RgbImage,
+    target: Target,
+    encode: &TrialEncode,
+) -> Result<Targeted, CodecError> {
     let mut tries = 0;
     let mut trial = |c: &Codec, a: &crate::Analyzed| -> Result<Trial, CodecError> {
         tries += 1;
-        let (bytes, stats) = c.encode_analyzed(a)?;
+        let (bytes, stats) = encode(c, a)?;
         let psnr = match target {
             Target::Psnr(_) => {
                 let out = c.decode(&NicFile::parse(&bytes)?)?;

@@ -308,7 +308,7 @@ fn a_size_target_in_bytes_and_printed_quality() {
         .unwrap_or_else(|| panic!("no PSNR line: {err}"));
     assert!(psnr > 15.0 && psnr < 60.0, "{psnr}");
     assert!(err.lines().any(|l| l.starts_with("MS-SSIM 0.")), "{err}");
-    // Refined after the search, and still within the target.
+    // Refined inside the search, and still within the target.
     let (status, _, err) = nic(&[
         "encode",
         s(&png),

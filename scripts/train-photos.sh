@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The photo training campaign of the default model (a run that spans sessions): fine-tunes
-# models/default on random 256×256 crops (with flips) of ../shared/datasets/photos/train,
-# validating on photos/val, and resumes when its checkpoint is there. The run lives outside
-# the work tree (RUN, default ~/nic-runs/photo) so that a checkout can be replaced under it;
+# models/default, as a mean-scale hyperprior (--means: a scale-hyperprior default grows into
+# one, its means starting at zero), on random 256×256 crops (with flips) of
+# ../shared/datasets/photos/train, validating on photos/val, and resumes when its checkpoint
+# is there. The run lives outside the work tree (RUN, default ~/nic-runs/photo-means;
+# ~/nic-runs/photo was the scale hyperprior's run) so that a checkout can be replaced under it;
 # a run that is lost restarts from models/default (or from INIT, e.g. a committed export).
 #   usage: scripts/train-photos.sh [MINUTES]   (default 95: a time budget that ends it cleanly)
 #   STEPS (default 20000) is the total the learning-rate schedule counts towards: keep it the
@@ -10,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 minutes=${1:-95}
-run=${RUN:-$HOME/nic-runs/photo}
+run=${RUN:-$HOME/nic-runs/photo-means}
 data=${DATA:-../shared/datasets/photos}
 cargo build --release -p nic-cli
 nic=${CARGO_TARGET_DIR:-target}/release/nic
@@ -20,6 +22,6 @@ cp "$nic" "$(dirname "$run")/nic"
 resume=(--init "${INIT:-models/default}")
 [ -f "$run/checkpoint.bin" ] && resume=(--resume)
 nice -n 19 "$(dirname "$run")/nic" train --data "$data/train" --val "$data/val" --out "$run" \
-  "${resume[@]}" --steps "${STEPS:-20000}" --batch 8 --crop 256 --lr 1e-4 --val-every 250 \
+  "${resume[@]}" --means --steps "${STEPS:-20000}" --batch 8 --crop 256 --lr 1e-4 --val-every 250 \
   --val-size 20 --checkpoint-minutes 5 --session-minutes "$minutes" --quiet --device "${DEVICE:-cpu}"
 echo "evaluate with: nic compare --data ../shared/datasets/kodak --codecs nic,jpeg-turbo-420 --model $run --out runs/compare/photo"

@@ -1,8 +1,9 @@
 //! The codec's decode path behind the container (shape checks, entropy decoding, the integer
 //! hyper-synthesis, synthesis) on files built from arbitrary bytes: model kind, dimensions,
 //! quality, latent shapes and payloads come from the input, the model id is the model's, so
-//! every input gets past the id check. Tiny randomly initialized models (a factorized one and a
-//! variable-rate hyperprior one) keep executions fast; the code paths are the bundled models'.
+//! every input gets past the id check. Tiny randomly initialized models (a factorized one, a
+//! variable-rate scale hyperprior and a mean-scale one) keep executions fast; the code paths are
+//! the bundled models'.
 #![no_main]
 
 use std::sync::OnceLock;
@@ -13,11 +14,16 @@ use nic_format::{LatentPayload, NicFile};
 use nic_model::burn::tensor::Device;
 use nic_model::{Architecture, Compressor, ModelInfo, SavedModel};
 
-fn codecs() -> &'static [Codec; 2] {
-    static CODECS: OnceLock<[Codec; 2]> = OnceLock::new();
+fn codecs() -> &'static [Codec; 3] {
+    static CODECS: OnceLock<[Codec; 3]> = OnceLock::new();
     CODECS.get_or_init(|| {
         let device = Device::flex();
-        [Architecture::TINY, Architecture::TINY_HYPER].map(|arch| {
+        [
+            Architecture::TINY,
+            Architecture::TINY_HYPER,
+            Architecture::TINY_MEAN_SCALE,
+        ]
+        .map(|arch| {
             let compressor = Compressor::new(&arch, &device);
             let lambdas = vec![0.01; arch.rate_levels];
             let info = ModelInfo::for_compressor(&compressor, arch, 1, 0.01, lambdas).unwrap();
@@ -38,7 +44,7 @@ fuzz_target!(|data: &[u8]| {
     else {
         return;
     };
-    let codec = &codecs()[usize::from(kind & 1)];
+    let codec = &codecs()[usize::from(kind % 3)];
     let (width, height) = (u32::from(w) % 130 + 1, u32::from(h) % 130 + 1);
     // Mostly the right latent shapes (to reach the decoder), sometimes wrong ones.
     let mut shapes: Vec<_> = codec
@@ -80,6 +86,8 @@ fuzz_target!(|data: &[u8]| {
             })
             .collect(),
         metadata: Default::default(),
+        // Mostly the model's own, sometimes the other.
+        means: codec.model.info.architecture.has_means() != (kind & 0x80 != 0),
     };
     if let Ok(image) = codec.decode(&file) {
         assert_eq!(image.dimensions(), (width, height));

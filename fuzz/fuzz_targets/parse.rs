@@ -1,7 +1,8 @@
 //! The `.nic` container parser on arbitrary bytes: no panic, no allocation beyond the input's
 //! size, and whatever parses re-serializes canonically: a file of the version the writer
-//! picks for it (2 without version-3 flags, else 3) to the same bytes, any other (version 1,
-//! or version 3 without its flags) to one that parses back to the same contents.
+//! picks for it (2 without later flags, 3 with version-3 flags only, else 4) to the same bytes,
+//! any other (version 1, or a later version without its flags) to one that parses back to
+//! the same contents.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

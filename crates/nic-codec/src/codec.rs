@@ -9,7 +9,7 @@ use nic_model::burn::module::Module;
 use nic_model::burn::tensor::Device;
 use nic_model::{Compressor, SavedModel};
 
-use crate::latent_codec::{LatentCodec, to_integers};
+use crate::latent_codec::{Decoded, LatentCodec};
 use crate::refine::{Effort, Problem, Progress};
 use crate::shapes::{Grid, PictureShapes};
 use crate::transforms::Transforms;
@@ -216,10 +216,8 @@ impl Codec {
             lambda: self.lambda(),
         };
         crate::refine::refine(model, &ad, problem, schedule, progress)?;
-        Ok(Latents {
-            y: to_integers(y),
-            z: z.map_or_else(Vec::new, |(v, _)| to_integers(v)),
-        })
+        self.latent_codec
+            .quantize_with_side(y, z.map(|(v, _)| v), grid)
     }
 
     /// The rate–distortion trade-off λ of this codec's quality: the model's, or a
@@ -269,6 +267,7 @@ impl Codec {
                 })
                 .collect(),
             metadata: Default::default(),
+            means: self.model.info.architecture.has_means(),
         };
         let out = file.to_bytes()?;
         let stats = EncodeStats {
@@ -308,11 +307,11 @@ impl Codec {
 
     /// Decodes a parsed file made by this model.
     pub fn decode(&self, file: &NicFile) -> Result<RgbImage, CodecError> {
-        let latents = self.latents(file)?;
+        let decoded = self.decoded(file)?;
         let quality = file.quality_milli as f64 / 1000.0;
         let inverse = self.gains(quality).map(|(_, inv)| inv);
         self.transforms.synthesize(
-            &latents.y,
+            &decoded.values,
             inverse.as_deref(),
             self.shapes(file.width, file.height).latents,
             file.width,
@@ -323,6 +322,18 @@ impl Codec {
     /// The integers of a file made by this model, entropy-decoded (the first half of
     /// [`Codec::decode`]); equal to what [`Codec::quantize`] gave the encoder.
     pub fn latents(&self, file: &NicFile) -> Result<Latents, CodecError> {
+        Ok(self.decoded(file)?.latents)
+    }
+
+    /// The latent values the synthesis gets for a file made by this model (before inverse
+    /// gains): its integers or, from a mean-scale model, the residuals plus their means. Both
+    /// come from integer arithmetic, so they are the same bits on every device and thread
+    /// count.
+    pub fn dequantized(&self, file: &NicFile) -> Result<Vec<f32>, CodecError> {
+        Ok(self.decoded(file)?.values)
+    }
+
+    fn decoded(&self, file: &NicFile) -> Result<Decoded, CodecError> {
         self.check(file)?;
         let payloads: Vec<&[u8]> = file.latents.iter().map(|l| l.bytes.as_slice()).collect();
         let grid = self.shapes(file.width, file.height).latents;
@@ -347,6 +358,21 @@ impl Codec {
             return Err(CodecError::InvalidFile("the picture has no pixels".into()));
         }
         check_size(file.width, file.height, self.max_pixels)?;
+        if file.means != self.model.info.architecture.has_means() {
+            return Err(CodecError::InvalidFile(format!(
+                "the file says its latents are {} means, the model that made it {}",
+                if file.means {
+                    "coded around"
+                } else {
+                    "not coded around"
+                },
+                if file.means {
+                    "predicts none"
+                } else {
+                    "predicts them"
+                }
+            )));
+        }
         if self.model.info.architecture.is_variable_rate() {
             let (lo, hi) = self.quality_range();
             let q = file.quality_milli as f64 / 1000.0;
@@ -402,7 +428,7 @@ pub(crate) fn hex(id: &[u8]) -> String {
 mod tests {
     use super::*;
     use crate::Effort;
-    use nic_model::Architecture;
+    use nic_model::{Architecture, ModelInfo};
 
     fn codec_of(arch: Architecture, seed: u64) -> Codec {
         Codec::new(nic_testkit::tiny_model(arch, seed), Device::flex()).unwrap()
@@ -466,7 +492,7 @@ mod tests {
         );
 
         // Latents with something in every position, so every tile's output matters.
-        let values: Vec<i32> = (0..8 * 35).map(|i| (i * 7 % 11) - 5).collect();
+        let values: Vec<f32> = (0..8 * 35).map(|i| ((i * 7 % 11) - 5) as f32).collect();
         let pa = whole
             .transforms
             .synthesize(&values, None, grid, 100, 70)
@@ -496,7 +522,13 @@ mod tests {
 
     #[test]
     fn hyperprior_files_decode_to_the_encoders_latents_at_every_quality() {
-        let codec = codec_of(Architecture::TINY_HYPER, 6);
+        for arch in [Architecture::TINY_HYPER, Architecture::TINY_MEAN_SCALE] {
+            hyperprior_round_trip(arch);
+        }
+    }
+
+    fn hyperprior_round_trip(arch: Architecture) {
+        let codec = codec_of(arch, 6);
         assert_eq!(codec.quality_range(), (1.0, 3.0));
         let img = textured(150, 90); // latents 6×10, side latents 2×3
         let analyzed = codec.analyze(&img).unwrap();
@@ -505,6 +537,8 @@ mod tests {
             let c = codec.with_quality(q).unwrap();
             let (bytes, stats) = c.encode_analyzed(&analyzed).unwrap();
             let file = NicFile::parse(&bytes).unwrap();
+            assert_eq!(file.means, arch.means);
+            assert_eq!(bytes[4], if arch.means { 4 } else { 2 }, "format version");
             assert_eq!(file.quality_milli, (q * 1000.0) as u32);
             assert_eq!(file.latents.len(), 2);
             assert_eq!(stats.side_bytes, file.latents[0].bytes.len());
@@ -527,6 +561,58 @@ mod tests {
         assert!(tiny_codec(1).with_quality(2.0).is_err());
     }
 
+    #[test]
+    fn mean_scale_files_code_residuals_around_exact_means() {
+        let scale = nic_testkit::tiny_model(Architecture::TINY_HYPER, 8);
+        let img = textured(150, 90);
+        let encode = |model: SavedModel| {
+            let codec = Codec::new(model, Device::flex()).unwrap();
+            let codec = codec.with_quality(2.0).unwrap();
+            let (bytes, _) = codec.encode(&img).unwrap();
+            let file = NicFile::parse(&bytes).unwrap();
+            (codec, file)
+        };
+        // Means of zero: the scale hyperprior's payloads exactly, in a version-4 file.
+        let zero = scale.compressor.clone().with_zero_means();
+        let info = ModelInfo::for_compressor(
+            &zero,
+            Architecture::TINY_MEAN_SCALE,
+            0,
+            scale.info.lambda,
+            scale.info.lambdas.clone(),
+        )
+        .unwrap();
+        let (_, plain) = encode(scale);
+        let (zero_codec, zeroed) = encode(SavedModel::new(zero, info));
+        assert!(zeroed.means && !plain.means);
+        assert_eq!(zeroed.latents, plain.latents);
+        // A file whose flag disagrees with its model is refused, not misdecoded.
+        let lying = NicFile {
+            means: false,
+            ..zeroed.clone()
+        };
+        let err = zero_codec.decode(&lying).unwrap_err();
+        assert!(matches!(err, CodecError::InvalidFile(_)), "{err}");
+        // Means that are not zero move the coded residuals, and the decoder adds them back:
+        // its picture is the synthesis of residual + mean.
+        let (codec, file) = encode(nic_testkit::tiny_model(Architecture::TINY_MEAN_SCALE, 8));
+        let decoded = codec.decoded(&file).unwrap();
+        let moved = decoded
+            .values
+            .iter()
+            .zip(&decoded.latents.y)
+            .filter(|(v, q)| **v != **q as f32)
+            .count();
+        assert!(moved * 2 > decoded.values.len(), "{moved} latents moved");
+        let grid = codec.shapes(150, 90).latents;
+        let inverse = codec.gains(2.0).map(|(_, inv)| inv);
+        let want = codec
+            .transforms
+            .synthesize(&decoded.values, inverse.as_deref(), grid, 150, 90)
+            .unwrap();
+        assert_eq!(codec.decode(&file).unwrap(), want);
+    }
+
     /// λ·255²·MSE + bpp of a file, as the refinement counts it (the ideal rate).
     fn cost(codec: &Codec, img: &RgbImage, bytes: &[u8], stats: &EncodeStats) -> f64 {
         let out = codec.decode(&NicFile::parse(bytes).unwrap()).unwrap();
@@ -543,7 +629,11 @@ mod tests {
 
     #[test]
     fn effort_zero_is_the_single_pass_and_refined_files_cost_less() {
-        for (arch, q) in [(Architecture::TINY, 1.0), (Architecture::TINY_HYPER, 2.5)] {
+        for (arch, q) in [
+            (Architecture::TINY, 1.0),
+            (Architecture::TINY_HYPER, 2.5),
+            (Architecture::TINY_MEAN_SCALE, 2.5),
+        ] {
             let codec = codec_of(arch, 7).with_quality(q).unwrap();
             // 1,700 × 90 pixels: 107 × 6 latents, three tiles of the refinement side by side.
             for img in [textured(150, 90), textured(1700, 90)] {

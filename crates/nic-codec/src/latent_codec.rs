@@ -5,7 +5,9 @@
 
 use nic_entropy::LatentCoder;
 use nic_hyper::{Network, ScaleIndex};
-use nic_model::{EntropyModel, FactorizedPrior, Hyperprior, SavedModel, information_bits};
+use nic_model::{
+    EntropyModel, FactorizedPrior, Hyperprior, Prediction, SavedModel, information_bits,
+};
 
 use crate::shapes::Grid;
 use crate::transforms::Transforms;
@@ -25,7 +27,9 @@ pub(crate) struct Factorized {
 }
 
 /// A scale hyperprior's: side latents with one table per channel, latents with the Gaussian
-/// table that the integer hyper-synthesis picks for each from the side latents.
+/// table that the integer hyper-synthesis picks for each from the side latents. In the
+/// mean-scale form the same integer network also gives each latent's mean, and the latents
+/// are coded as residuals around it.
 pub(crate) struct ScaleHyperprior {
     side: LatentCoder,
     latents: LatentCoder,
@@ -33,6 +37,22 @@ pub(crate) struct ScaleHyperprior {
     index: ScaleIndex,
     hyperprior: Hyperprior,
     side_channels: usize,
+    means: bool,
+}
+
+/// What the integer hyper-synthesis gives the coder for every latent.
+struct Predicted {
+    tables: Vec<u8>,
+    /// Mean-scale only: the means, exactly (fixed point with `ACTIVATION_BITS` fraction bits,
+    /// which an `f32` holds without rounding).
+    means: Option<Vec<f32>>,
+}
+
+/// A decoded picture's integers, and the latent values the synthesis takes (the integers,
+/// or the residuals plus their means).
+pub(crate) struct Decoded {
+    pub latents: Latents,
+    pub values: Vec<f32>,
 }
 
 /// One picture's payloads, in file order, with what the tables say they cost.
@@ -61,11 +81,16 @@ impl LatentCodec {
                 let synthesis = hp
                     .integer_synthesis()
                     .map_err(|e| CodecError::Model(e.to_string()))?;
-                if synthesis.outputs() != info.architecture.latent_channels {
+                let arch = info.architecture;
+                let per_latent = if arch.has_means() { 2 } else { 1 };
+                if synthesis.outputs() != per_latent * arch.latent_channels
+                    || hp.predicts_means() != arch.has_means()
+                {
                     return Err(CodecError::Model(format!(
-                        "the hyper-synthesis predicts {} scales per position for {} latent channels",
+                        "the hyper-synthesis predicts {} values per position for {} latent channels{}",
                         synthesis.outputs(),
-                        info.architecture.latent_channels
+                        arch.latent_channels,
+                        if arch.has_means() { " with means" } else { "" }
                     )));
                 }
                 LatentCodec::ScaleHyperprior(ScaleHyperprior {
@@ -74,14 +99,16 @@ impl LatentCodec {
                     synthesis,
                     index: scales.index().map_err(CodecError::Model)?,
                     hyperprior: hp.clone(),
-                    side_channels: info.architecture.hyper_channels,
+                    side_channels: arch.hyper_channels,
+                    means: arch.has_means(),
                 })
             }
         })
     }
 
     /// The integers to code for gained latents (`[channels][row][col]` of `latents`): the
-    /// latents rounded and, with a hyperprior, the rounded side latents.
+    /// latents rounded (around their means, in the mean-scale form) and, with a hyperprior,
+    /// the rounded side latents.
     pub fn quantize(
         &self,
         t: &Transforms,
@@ -89,9 +116,27 @@ impl LatentCodec {
         latents: Grid,
     ) -> Result<Latents, CodecError> {
         let z = self.side_latents(t, &gained, latents)?;
+        self.quantize_with_side(gained, z, latents)
+    }
+
+    /// [`LatentCodec::quantize`] with the unrounded side latents given (a hyperprior's; `None`
+    /// for a factorized prior), as the refinement leaves them.
+    pub fn quantize_with_side(
+        &self,
+        mut gained: Vec<f32>,
+        z: Option<Vec<f32>>,
+        latents: Grid,
+    ) -> Result<Latents, CodecError> {
+        let z = z.map_or_else(Vec::new, to_integers);
+        if let LatentCodec::ScaleHyperprior(h) = self
+            && h.means
+            && let Some(means) = h.predict(&z, latents)?.means
+        {
+            gained.iter_mut().zip(&means).for_each(|(y, mu)| *y -= mu);
+        }
         Ok(Latents {
             y: to_integers(gained),
-            z: z.map_or_else(Vec::new, to_integers),
+            z,
         })
     }
 
@@ -126,7 +171,7 @@ impl LatentCodec {
             }),
             LatentCodec::ScaleHyperprior(h) => {
                 let side = latents.side_latents(h.side_channels);
-                let indices = h.table_indices(&l.z, side, latents)?;
+                let indices = h.predict(&l.z, latents)?.tables;
                 let z_bytes = h.side.encode(&l.z, side.plane()).map_err(model)?;
                 let y_bytes = h.latents.encode_indexed(&l.y, &indices).map_err(model)?;
                 Ok(Coded {
@@ -142,19 +187,30 @@ impl LatentCodec {
     }
 
     /// The integers of `payloads` (in file order, as many as the model's kind has; checked by
-    /// the caller against the picture's shapes).
-    pub fn decode(&self, payloads: &[&[u8]], latents: Grid) -> Result<Latents, CodecError> {
+    /// the caller against the picture's shapes), and the latent values they stand for.
+    pub fn decode(&self, payloads: &[&[u8]], latents: Grid) -> Result<Decoded, CodecError> {
+        let values = |y: &[i32]| y.iter().map(|&v| v as f32).collect::<Vec<f32>>();
         match self {
-            LatentCodec::Factorized(f) => Ok(Latents {
-                y: f.coder.decode(payloads[0], latents.plane())?,
-                z: Vec::new(),
-            }),
+            LatentCodec::Factorized(f) => {
+                let y = f.coder.decode(payloads[0], latents.plane())?;
+                Ok(Decoded {
+                    values: values(&y),
+                    latents: Latents { y, z: Vec::new() },
+                })
+            }
             LatentCodec::ScaleHyperprior(h) => {
                 let side = latents.side_latents(h.side_channels);
                 let z = h.side.decode(payloads[0], side.plane())?;
-                let indices = h.table_indices(&z, side, latents)?;
-                let y = h.latents.decode_indexed(payloads[1], &indices)?;
-                Ok(Latents { y, z })
+                let predicted = h.predict(&z, latents)?;
+                let y = h.latents.decode_indexed(payloads[1], &predicted.tables)?;
+                let mut values = values(&y);
+                if let Some(means) = predicted.means {
+                    values.iter_mut().zip(&means).for_each(|(v, mu)| *v += mu);
+                }
+                Ok(Decoded {
+                    values,
+                    latents: Latents { y, z },
+                })
             }
         }
     }
@@ -167,34 +223,56 @@ impl LatentCodec {
             LatentCodec::Factorized(f) => information_bits(f.prior.likelihood(y_hat)),
             LatentCodec::ScaleHyperprior(h) => {
                 let z_hat = t.integer_tensor(&l.z, latents.side_latents(h.side_channels));
-                let (y, z) = h.hyperprior.likelihoods(y_hat, z_hat);
-                information_bits(y) + information_bits(z)
+                let side = h.hyperprior.prior.likelihood(z_hat.clone());
+                // The coded integers are the residuals around the means: their likelihood is
+                // a zero-mean Gaussian's of the predicted scale.
+                let scales = h.hyperprior.predict(z_hat, y_hat.dims()).scales;
+                let y = Prediction {
+                    scales,
+                    means: None,
+                }
+                .likelihood(y_hat);
+                information_bits(y) + information_bits(side)
             }
         }
     }
 }
 
 impl ScaleHyperprior {
-    /// The table of every latent, from the side latents, in integer arithmetic only: the
-    /// encoder and the decoder get the same indices on any machine.
-    fn table_indices(&self, z: &[i32], side: Grid, latents: Grid) -> Result<Vec<u8>, CodecError> {
-        let scales = self
+    /// The table (and, in the mean-scale form, the mean) of every latent of `latents`, from
+    /// the side latents, in integer arithmetic only: the encoder and the decoder get the same
+    /// on any machine.
+    fn predict(&self, z: &[i32], latents: Grid) -> Result<Predicted, CodecError> {
+        let side = latents.side_latents(self.side_channels);
+        let out = self
             .synthesis
             .run(z, side.height, side.width)
             .map_err(|e| CodecError::InvalidFile(e.to_string()))?;
-        let mut out = Vec::with_capacity(scales.channels * latents.plane());
-        for plane in scales.data.chunks_exact(scales.height * scales.width) {
-            for row in plane.chunks_exact(scales.width).take(latents.height) {
-                out.extend(row[..latents.width].iter().map(|&s| self.index.index(s)));
-            }
-        }
-        Ok(out)
+        // Cropped to the latents, channel by channel: the scales, then any means.
+        let mut cropped = out.data.chunks_exact(out.height * out.width).map(|plane| {
+            plane
+                .chunks_exact(out.width)
+                .take(latents.height)
+                .flat_map(|row| &row[..latents.width])
+        });
+        let m = latents.channels;
+        let tables = cropped
+            .by_ref()
+            .take(m)
+            .flatten()
+            .map(|&s| self.index.index(s))
+            .collect();
+        let one = (1u32 << nic_hyper::ACTIVATION_BITS) as f32;
+        let means = self
+            .means
+            .then(|| cropped.flatten().map(|&mu| mu as f32 / one).collect());
+        Ok(Predicted { tables, means })
     }
 }
 
 /// Rounds to integers, ties to even (as burn's `round`, which the training and the ideal
 /// information content use); non-finite values become 0.
-pub(crate) fn to_integers(values: Vec<f32>) -> Vec<i32> {
+fn to_integers(values: Vec<f32>) -> Vec<i32> {
     values
         .into_iter()
         .map(|v| {

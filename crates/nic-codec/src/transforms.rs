@@ -93,11 +93,12 @@ impl Transforms {
         )
     }
 
-    /// The synthesis transform, tile by tile, into a `width × height` picture (the padding
-    /// beyond it dropped). `inverse` are the per-channel inverse gains of a variable-rate model.
+    /// The synthesis transform of quantized latent `values`, tile by tile, into a
+    /// `width × height` picture (the padding beyond it dropped). `inverse` are the
+    /// per-channel inverse gains of a variable-rate model.
     pub fn synthesize(
         &self,
-        values: &[i32],
+        values: &[f32],
         inverse: Option<&[f32]>,
         latents: Grid,
         width: u32,
@@ -113,7 +114,7 @@ impl Transforms {
                 let g = inverse.map_or(1.0, |inv| inv[c]);
                 for r in t.ext_rows.clone() {
                     let row = &values[c * plane + r * lw..][..lw];
-                    floats.extend(row[t.ext_cols.clone()].iter().map(|&v| v as f32 * g));
+                    floats.extend(row[t.ext_cols.clone()].iter().map(|&v| v * g));
                 }
             }
             let tile = Grid {

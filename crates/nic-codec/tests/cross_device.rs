@@ -1,5 +1,6 @@
 //! A file decodes into exactly the integers its encoder coded, whatever device and thread
-//! count either side ran on: the hyperprior's table choice is integer arithmetic (nic-hyper).
+//! count either side ran on: the hyperprior's table choice, and a mean-scale hyperprior's
+//! means, are integer arithmetic (nic-hyper).
 //! The GPU side is Mesa's software Vulkan driver (CI installs `mesa-vulkan-drivers`); without
 //! it the GPU cases are skipped, except under `CI`.
 
@@ -40,14 +41,23 @@ fn pictures() -> Vec<RgbImage> {
     out
 }
 
-/// The bundled default model(s), and a tiny untrained variable-rate hyperprior model whose
-/// gains are large enough that its latents are far from zero.
+/// The bundled default model(s), and tiny untrained variable-rate scale and mean-scale
+/// hyperprior models whose gains are large enough that their latents are far from zero (and
+/// whose means are far from zero too).
 fn model_dirs() -> (Vec<std::path::PathBuf>, tempfile::TempDir) {
     let bundled = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/default");
     let tmp = tempfile::tempdir().unwrap();
-    let tiny = nic_testkit::tiny_model(Architecture::TINY_HYPER, 21);
-    SavedModel::save(tmp.path(), &tiny.compressor, &tiny.info).unwrap();
-    (vec![bundled, tmp.path().to_path_buf()], tmp)
+    let mut dirs = vec![bundled];
+    for (name, arch) in [
+        ("scale", Architecture::TINY_HYPER),
+        ("mean-scale", Architecture::TINY_MEAN_SCALE),
+    ] {
+        let tiny = nic_testkit::tiny_model(arch, 21);
+        let dir = tmp.path().join(name);
+        SavedModel::save(&dir, &tiny.compressor, &tiny.info).unwrap();
+        dirs.push(dir);
+    }
+    (dirs, tmp)
 }
 
 /// Qualities to try: a set's models, or a variable-rate model's ends and a point between.
@@ -66,10 +76,22 @@ fn check(enc: &Codec, dec: &Codec, img: &RgbImage, what: &str) {
     let analyzed = enc.analyze(img).unwrap();
     let sent = enc.quantize(&analyzed).unwrap();
     let (bytes, _) = enc.encode_analyzed(&analyzed).unwrap();
-    let got = dec.latents(&NicFile::parse(&bytes).unwrap()).unwrap();
+    let file = NicFile::parse(&bytes).unwrap();
+    let got = dec.latents(&file).unwrap();
     assert!(
         got == sent,
         "{what}: decoded latents differ from the encoder's"
+    );
+    // The values the synthesis gets too: with means, the residuals plus the means.
+    let (mine, theirs) = (
+        enc.dequantized(&file).unwrap(),
+        dec.dequantized(&file).unwrap(),
+    );
+    assert!(
+        mine.iter()
+            .map(|v| v.to_bits())
+            .eq(theirs.iter().map(|v| v.to_bits())),
+        "{what}: the latent values differ"
     );
 }
 
@@ -149,6 +171,11 @@ fn files_decode_bit_exactly_across_thread_counts() {
                 let file = NicFile::parse(&bytes).unwrap();
                 let got = two.install(|| codec.latents(&file).unwrap());
                 assert!(got == sent, "{what}: 1 thread → 2 threads");
+                let values = |pool: &rayon::ThreadPool| {
+                    let v = pool.install(|| codec.dequantized(&file).unwrap());
+                    v.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+                };
+                assert!(values(&one) == values(&two), "{what}: latent values");
                 // And the other way round.
                 let (bytes, _) = two.install(|| codec.encode(img).unwrap());
                 let file = NicFile::parse(&bytes).unwrap();

@@ -20,6 +20,7 @@
 //!     quality_milli: 4500,
 //!     latents: vec![LatentPayload { channels: 8, height: 2, width: 3, bytes: vec![7; 12] }],
 //!     metadata: Default::default(),
+//!     means: false,
 //! };
 //! let bytes = file.to_bytes()?;
 //! assert_eq!(NicFile::parse(&bytes)?, file);
@@ -39,18 +40,24 @@ pub const MAGIC: [u8; 4] = [0x8e, b'N', b'I', b'C'];
 
 /// The newest format version this crate reads and writes (version 1 stored the quality as one
 /// byte; version 2 in thousandths, for variable-rate models; version 3 adds the flags for a
-/// grayscale picture and carried metadata). A file is written with the oldest version that
-/// holds it: version 2 unless it uses a version-3 flag, so that older decoders still read
-/// every file they could.
-pub const VERSION: u8 = 3;
+/// grayscale picture and carried metadata; version 4 the flag for latents coded around a
+/// mean-scale hyperprior's means). A file is written with the oldest version that holds it:
+/// version 2 unless it uses a later version's flag, so that older decoders still read every
+/// file they could, and say "upgrade" for the others.
+pub const VERSION: u8 = 4;
 
 /// The version of a file without version-3 features.
 const PLAIN_VERSION: u8 = 2;
+/// The version of a file with version-3 flags only.
+const METADATA_VERSION: u8 = 3;
 
 /// Flag bit: the picture is grayscale (coded as R = G = B; decoded back to one channel).
 const FLAG_GRAYSCALE: u8 = 1;
 /// Flag bit: a metadata block follows the tensor shapes.
 const FLAG_METADATA: u8 = 2;
+/// Flag bit (version 4): the latents are residuals around the means a mean-scale hyperprior
+/// predicts, so a decoder must add them back.
+const FLAG_MEANS: u8 = 4;
 
 /// Largest metadata entry (EXIF or ICC profile) a file may carry.
 pub const MAX_METADATA: usize = 16 << 20;
@@ -127,6 +134,9 @@ pub struct NicFile {
     pub quality_milli: u32,
     pub latents: Vec<LatentPayload>,
     pub metadata: Metadata,
+    /// The latents are coded as residuals around predicted means (a mean-scale hyperprior's
+    /// files; format version 4). The model says so too: a decoder checks that they agree.
+    pub means: bool,
 }
 
 /// Everything that can be wrong with a `.nic` file, each with a message that names the problem.
@@ -157,8 +167,14 @@ impl NicFile {
         let payload: usize = self.latents.iter().map(|l| l.bytes.len()).sum();
         let mut out = Vec::with_capacity(32 + 16 * self.latents.len() + payload);
         out.extend_from_slice(&MAGIC);
-        let flags = self.metadata.flags();
-        out.push(if flags == 0 { PLAIN_VERSION } else { VERSION });
+        let flags = self.metadata.flags() | if self.means { FLAG_MEANS } else { 0 };
+        out.push(if self.means {
+            VERSION
+        } else if flags != 0 {
+            METADATA_VERSION
+        } else {
+            PLAIN_VERSION
+        });
         out.push(flags);
         out.extend_from_slice(&self.model_id);
         varint::write(&mut out, self.width as u64);
@@ -217,6 +233,7 @@ impl NicFile {
             quality_milli: header.quality_milli,
             latents,
             metadata: header.metadata,
+            means: header.means,
         })
     }
 
@@ -271,6 +288,8 @@ pub struct Header {
     pub quality_milli: u32,
     pub shapes: Vec<TensorShape>,
     pub metadata: Metadata,
+    /// See [`NicFile::means`].
+    pub means: bool,
     /// Size of the header in bytes (everything before the first payload, metadata included).
     pub header_len: usize,
 }
@@ -295,10 +314,10 @@ impl Header {
             return Err(FormatError::Invalid("format version 0".into()));
         }
         let flags = r.byte("flags")?;
-        let known = if version >= 3 {
-            FLAG_GRAYSCALE | FLAG_METADATA
-        } else {
-            0
+        let known = match version {
+            4.. => FLAG_GRAYSCALE | FLAG_METADATA | FLAG_MEANS,
+            3 => FLAG_GRAYSCALE | FLAG_METADATA,
+            _ => 0,
         };
         if flags & !known != 0 {
             return Err(FormatError::UnknownFlags(flags));
@@ -390,6 +409,7 @@ impl Header {
                 quality_milli,
                 shapes,
                 metadata,
+                means: flags & FLAG_MEANS != 0,
                 header_len,
             },
             header_len,

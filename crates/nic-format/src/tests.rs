@@ -21,6 +21,7 @@ fn sample() -> NicFile {
             },
         ],
         metadata: Metadata::default(),
+        means: false,
     }
 }
 
@@ -51,6 +52,7 @@ fn small_image_header_is_compact() {
             bytes: vec![7; 40],
         }],
         metadata: Metadata::default(),
+        means: false,
     };
     let bytes = f.to_bytes().unwrap();
     // magic 4 + version 1 + flags 1 + id 4 + w 1 + h 1 + q 2 + n 1 + shape 4 + crc 4
@@ -71,6 +73,7 @@ fn version_1_files_still_parse() {
             bytes: vec![1, 2, 3],
         }],
         metadata: Metadata::default(),
+        means: false,
     };
     let v2 = f.to_bytes().unwrap();
     // Version 1: the quality as one byte (3) where version 2 has the varint 3000 (2 bytes).
@@ -235,4 +238,29 @@ fn metadata_is_length_checked_and_every_truncation_is_an_error() {
     assert!(f.to_bytes().is_err());
     f.metadata.icc = Some(vec![0; MAX_METADATA + 1]);
     assert!(f.to_bytes().is_err());
+}
+
+#[test]
+fn mean_residuals_make_version_4_and_only_version_4_knows_them() {
+    let mut f = sample();
+    f.means = true;
+    let b = f.to_bytes().unwrap();
+    assert_eq!(b[4..6], [4, FLAG_MEANS]);
+    assert_eq!(b.len(), sample().to_bytes().unwrap().len());
+    assert_eq!(NicFile::parse(&b).unwrap(), f);
+    assert!(Header::parse(&b).unwrap().0.means);
+    // With metadata too: still version 4, both flags.
+    let mut m = with_metadata();
+    m.means = true;
+    let b = m.to_bytes().unwrap();
+    assert_eq!(b[4..6], [4, 3 | FLAG_MEANS]);
+    assert_eq!(NicFile::parse(&b).unwrap(), m);
+    // A version-3 file claiming the flag is refused (the CRC is not reached).
+    let mut v3 = with_metadata().to_bytes().unwrap();
+    v3[5] |= FLAG_MEANS;
+    assert_eq!(NicFile::parse(&v3), Err(FormatError::UnknownFlags(7)));
+    let mut v4 = sample().to_bytes().unwrap();
+    v4[4] = 4;
+    v4[5] = 8;
+    assert_eq!(NicFile::parse(&v4), Err(FormatError::UnknownFlags(8)));
 }

@@ -1,4 +1,5 @@
-//! Fixed-point convolutions and transposed convolutions with ReLU.
+//! Fixed-point convolutions and transposed convolutions with ReLU (or, for a mean-scale
+//! hyperprior's means, without it on some outputs).
 
 use rayon::prelude::*;
 use thiserror::Error;
@@ -53,10 +54,14 @@ pub struct Shape {
     pub out_padding: usize,
 }
 
-/// One layer, then ReLU.
+/// One layer, then ReLU on its first `rectified` outputs (all of them unless
+/// [`Layer::with_linear_outputs`] says otherwise).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Layer {
     shape: Shape,
+    /// Outputs `rectified..` are linear: a mean-scale hyperprior's last layer predicts
+    /// non-negative scales and then means of either sign.
+    rectified: usize,
     /// `WEIGHT_BITS` fraction bits, in the layout of `kind`. Stored as i32 (they are at most
     /// 2^24) so that the products are i32 × i32 → i64, which vectorizes (`vpmuldq`).
     weights: Vec<i32>,
@@ -106,9 +111,16 @@ impl Layer {
         };
         Ok(Layer {
             shape,
+            rectified: outputs,
             weights,
             bias,
         })
+    }
+
+    /// The same layer with outputs `from..` linear (clamped to ±2^24 instead of through ReLU).
+    pub fn with_linear_outputs(mut self, from: usize) -> Layer {
+        self.rectified = from.min(self.shape.outputs);
+        self
     }
 
     fn output_size(&self, n: usize) -> Option<usize> {
@@ -212,7 +224,8 @@ impl Layer {
         cols
     }
 
-    /// Output channel `o`: the exact integer sum, rescaled (rounding half up), through ReLU.
+    /// Output channel `o`: the exact integer sum, rescaled (rounding half up), through ReLU
+    /// (or clamped to ±2^24 for a linear output).
     ///
     /// The same code compiled for AVX-512 or AVX2 where the CPU has them (chosen at run time):
     /// the baseline x86-64 target has no vector multiply of 32-bit into 64-bit integers, so
@@ -328,9 +341,19 @@ impl Layer {
             }
         }
         let half = 1i64 << (WEIGHT_BITS - 1);
+        let floor = self.floor(o);
         acc.into_iter()
-            .map(|a| ((a + half) >> WEIGHT_BITS).clamp(0, MAX_ACTIVATION) as i32)
+            .map(|a| ((a + half) >> WEIGHT_BITS).clamp(floor, MAX_ACTIVATION) as i32)
             .collect()
+    }
+
+    /// The lowest value output `o` takes: 0 through ReLU, −2^24 for a linear output.
+    fn floor(&self, o: usize) -> i64 {
+        if o < self.rectified {
+            0
+        } else {
+            -MAX_ACTIVATION
+        }
     }
 }
 
@@ -357,7 +380,7 @@ fn valid(n: usize, s: usize, offset: isize, len: usize) -> std::ops::Range<usize
     lo.max(0) as usize..(hi.max(0) as usize).min(n)
 }
 
-/// A chain of layers, each followed by ReLU.
+/// A chain of layers, each followed by ReLU (on the outputs it rectifies).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Network {
     layers: Vec<Layer>,
@@ -512,7 +535,11 @@ mod tests {
         }
         let half = 1i128 << (WEIGHT_BITS - 1);
         acc.into_iter()
-            .map(|a| ((a + half) >> WEIGHT_BITS).clamp(0, MAX_ACTIVATION as i128) as i32)
+            .enumerate()
+            .map(|(j, a)| {
+                let floor = l.floor(j / (oh * ow)) as i128;
+                ((a + half) >> WEIGHT_BITS).clamp(floor, MAX_ACTIVATION as i128) as i32
+            })
             .collect()
     }
 
@@ -539,7 +566,10 @@ mod tests {
                 padding: p,
                 out_padding: op,
             };
-            let l = Layer::from_float(shape, &wf, &bf).unwrap();
+            // Outputs 3 and 4 linear, as a mean-scale hyperprior's means.
+            let l = Layer::from_float(shape, &wf, &bf)
+                .unwrap()
+                .with_linear_outputs(3);
             let x: Vec<i32> = pseudo_random(ci * h * w, 9, 40.0)
                 .iter()
                 .map(|v| (v * (1 << ACTIVATION_BITS) as f32) as i32)
@@ -551,6 +581,10 @@ mod tests {
                 data: x.clone(),
             };
             let want = exact(&l, &x, h, w);
+            assert!(
+                want.iter().any(|&v| v < 0),
+                "no negative linear output tests nothing"
+            );
             assert_eq!(
                 l.forward(&planes).unwrap().data,
                 want,

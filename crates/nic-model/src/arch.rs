@@ -10,6 +10,11 @@ pub struct Architecture {
     /// latents themselves (models made before the hyperprior have no such field).
     #[serde(default)]
     pub hyper_channels: usize,
+    /// Whether the hyperprior also predicts each latent's mean (Minnen, Ballé and Toderici
+    /// 2018's mean-scale hyperprior): latents are coded as residuals around it. Absent (false)
+    /// in models of the scale hyperprior, whose description is unchanged by this field.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub means: bool,
     /// Rate levels of a variable-rate model (one gain vector each); 0 for a model trained for
     /// one rate.
     #[serde(default)]
@@ -30,6 +35,7 @@ impl Architecture {
         channels: 96,
         latent_channels: 128,
         hyper_channels: 0,
+        means: false,
         rate_levels: 0,
     };
 
@@ -38,6 +44,7 @@ impl Architecture {
         channels: 96,
         latent_channels: 128,
         hyper_channels: 96,
+        means: false,
         rate_levels: 8,
     };
 
@@ -46,6 +53,7 @@ impl Architecture {
         channels: 8,
         latent_channels: 8,
         hyper_channels: 0,
+        means: false,
         rate_levels: 0,
     };
 
@@ -54,11 +62,23 @@ impl Architecture {
         channels: 8,
         latent_channels: 8,
         hyper_channels: 8,
+        means: false,
         rate_levels: 3,
+    };
+
+    /// [`Architecture::TINY_HYPER`] with a mean-scale hyperprior, for tests.
+    pub const TINY_MEAN_SCALE: Architecture = Architecture {
+        means: true,
+        ..Architecture::TINY_HYPER
     };
 
     pub fn has_hyperprior(&self) -> bool {
         self.hyper_channels > 0
+    }
+
+    /// Whether latents are coded around predicted means (a mean-scale hyperprior).
+    pub fn has_means(&self) -> bool {
+        self.has_hyperprior() && self.means
     }
 
     pub fn is_variable_rate(&self) -> bool {
@@ -76,4 +96,8 @@ impl Architecture {
         let s = Self::HYPER_STRIDE as u32;
         (latent_width.div_ceil(s), latent_height.div_ceil(s))
     }
+}
+
+fn is_false(b: &bool) -> bool {
+    !b
 }

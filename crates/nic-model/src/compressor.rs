@@ -14,8 +14,8 @@ use crate::{Analysis, Architecture, FactorizedPrior, Gains, Hyperprior, Synthesi
 pub enum EntropyModel {
     /// One learned density per latent channel.
     Factorized(FactorizedPrior),
-    /// Side latents, with their own factorized prior, that predict a zero-mean Gaussian's
-    /// scale for every latent.
+    /// Side latents, with their own factorized prior, that predict a Gaussian's scale for
+    /// every latent and, in the mean-scale form ([`Hyperprior::predicts_means`]), its mean.
     ScaleHyperprior(Hyperprior),
 }
 
@@ -45,21 +45,44 @@ impl EntropyModel {
         }
     }
 
-    /// Likelihoods of rounded (gained) latents `y_hat` and, with a hyperprior, of the rounded
-    /// side latents of the unrounded `y`; `y` is not used by a factorized prior.
-    pub fn rounded_likelihoods(
+    /// Gained latents `y` quantized by `round` (side latents too: those of `y`, or `z`
+    /// where given), with their likelihoods.
+    pub fn quantize(
         &self,
         y: Tensor<4>,
-        y_hat: Tensor<4>,
-    ) -> (Tensor<4>, Option<Tensor<4>>) {
+        z: Option<Tensor<4>>,
+        round: &dyn Fn(Tensor<4>) -> Tensor<4>,
+    ) -> Quantized {
         match self {
-            EntropyModel::Factorized(p) => (p.likelihood(y_hat), None),
+            EntropyModel::Factorized(p) => {
+                let y_hat = round(y);
+                Quantized {
+                    likelihood: p.likelihood(y_hat.clone()),
+                    y_hat,
+                    side: None,
+                }
+            }
             EntropyModel::ScaleHyperprior(hp) => {
-                let (l, side) = hp.likelihoods(y_hat, hp.side_latents(y).round());
-                (l, Some(side))
+                let z_hat = round(z.unwrap_or_else(|| hp.side_latents(y.clone())));
+                let prediction = hp.predict(z_hat.clone(), y.dims());
+                let y_hat = prediction.quantize(y, round);
+                Quantized {
+                    likelihood: prediction.likelihood(y_hat.clone()),
+                    y_hat,
+                    side: Some(hp.prior.likelihood(z_hat)),
+                }
             }
         }
     }
+}
+
+/// Quantized latents and what they cost.
+pub struct Quantized {
+    /// The values the synthesis gets (before inverse gains).
+    pub y_hat: Tensor<4>,
+    pub likelihood: Tensor<4>,
+    /// Of the side latents, with a hyperprior.
+    pub side: Option<Tensor<4>>,
 }
 
 #[derive(Module, Debug)]
@@ -132,17 +155,22 @@ impl Compressor {
             let shape = t.dims();
             t + noise(which, shape)
         };
-        let (likelihood, side) = match &self.entropy {
-            EntropyModel::Factorized(p) => {
-                (p.likelihood(noisy(y.clone(), NoiseFor::Latents)), None)
-            }
+        // Rounding with the identity's gradient.
+        let straight_through = |v: Tensor<4>| v.clone() + (v.clone().round() - v).detach();
+        let (likelihood, side, y_st) = match &self.entropy {
+            EntropyModel::Factorized(p) => (
+                p.likelihood(noisy(y.clone(), NoiseFor::Latents)),
+                None,
+                straight_through(y),
+            ),
             EntropyModel::ScaleHyperprior(hp) => {
                 let z = noisy(hp.side_latents(y.clone()), NoiseFor::SideLatents);
-                let (l, side) = hp.likelihoods(noisy(y.clone(), NoiseFor::Latents), z);
-                (l, Some(side))
+                let prediction = hp.predict(z.clone(), y.dims());
+                let l = prediction.likelihood(noisy(y.clone(), NoiseFor::Latents));
+                let y_st = prediction.quantize(y, &straight_through);
+                (l, Some(hp.prior.likelihood(z)), y_st)
             }
         };
-        let y_st = y.clone() + (y.clone().round() - y).detach();
         let x_hat = self.synthesis.forward(apply(y_st, inverse));
         rd(x, x_hat, likelihood, side, targets.lambdas)
     }
@@ -151,13 +179,12 @@ impl Compressor {
     /// content of the quantized latents under the (floating-point) entropy model.
     pub fn rd_eval(&self, x: Tensor<4>, targets: Targets) -> RdOutput {
         let (y, inverse) = self.gained_latents(x.clone(), targets.levels);
-        let y_hat = y.clone().round();
-        let (likelihood, side) = self.entropy.rounded_likelihoods(y, y_hat.clone());
+        let q = self.entropy.quantize(y, None, &|v| v.round());
         let x_hat = self
             .synthesis
-            .forward(apply(y_hat, inverse))
+            .forward(apply(q.y_hat, inverse))
             .clamp(0.0, 1.0);
-        rd(x, x_hat, likelihood, side, targets.lambdas)
+        rd(x, x_hat, q.likelihood, q.side, targets.lambdas)
     }
 
     /// Analysis, then each image's gains (if the model has them); also the inverse gains.
@@ -170,6 +197,18 @@ impl Compressor {
             }
             None => (y, None),
         }
+    }
+
+    /// This model with its scale hyperprior in the mean-scale form, the means starting at
+    /// zero (see [`Hyperprior::with_zero_means`]); a factorized model is returned as it is.
+    pub fn with_zero_means(self) -> Compressor {
+        let entropy = match self.entropy {
+            EntropyModel::ScaleHyperprior(hp) => {
+                EntropyModel::ScaleHyperprior(hp.with_zero_means())
+            }
+            other => other,
+        };
+        Compressor { entropy, ..self }
     }
 
     /// Image (`[batch, 3, h, w]`, h and w multiples of 16) → unquantized latents, before any
@@ -242,7 +281,11 @@ mod tests {
     fn train_and_eval_objectives_are_finite_and_close() {
         let device = Device::flex();
         device.seed(3);
-        for arch in [Architecture::TINY, Architecture::TINY_HYPER] {
+        for arch in [
+            Architecture::TINY,
+            Architecture::TINY_HYPER,
+            Architecture::TINY_MEAN_SCALE,
+        ] {
             let model = Compressor::new(&arch, &device);
             let x = Tensor::<4>::random([2, 3, 64, 64], Distribution::Uniform(0.0, 1.0), &device);
             let levels = if arch.is_variable_rate() {

@@ -7,10 +7,16 @@
 //! discretized Gaussian of that scale. Here the scale is snapped to one of
 //! [`nic_entropy::SCALE_COUNT`] log-spaced tables, and the decoder's path (ẑ → σ → table) runs in
 //! integer arithmetic ([`nic_hyper`]) so that every machine picks the same tables.
+//!
+//! The mean-scale form (Minnen, Ballé and Toderici 2018, without their autoregressive
+//! context) predicts a mean μ beside each scale: the codec sends round(y − μ) and the decoder
+//! adds μ back, so the Gaussian is centred where the latent is expected rather than at zero.
+//! μ changes the decoded values, so it comes out of the same integer network as the scales
+//! (its last layer's second half, without ReLU).
 
-use burn::module::Module;
-use burn::nn::PaddingConfig2d;
+use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
+use burn::nn::{Initializer, PaddingConfig2d};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 use nic_hyper::{Kind, Layer, Network, Shape};
@@ -25,6 +31,7 @@ pub struct Hyperprior {
     analysis: Vec<Conv2d>,
     /// ẑ → σ: two 5×5 stride-2 transposed convolutions, then a 3×3 convolution, ReLU after each.
     upsample: Vec<ConvTranspose2d>,
+    /// M scales, or in the mean-scale form 2M outputs: M scales (through ReLU), then M means.
     output: Conv2d,
     /// The factorized prior of z.
     pub prior: FactorizedPrior,
@@ -56,7 +63,7 @@ impl Hyperprior {
                 conv(h, h, 5, 2, device),
             ],
             upsample: vec![deconv(h, h, device), deconv(h, h, device)],
-            output: conv(h, m, 3, 1, device),
+            output: conv(h, if arch.means { 2 * m } else { m }, 3, 1, device),
             prior: FactorizedPrior::new(h, device),
         }
     }
@@ -79,22 +86,61 @@ impl Hyperprior {
         self.analyze(pad_to_multiple(y, Architecture::HYPER_STRIDE))
     }
 
-    /// Likelihoods of latents `y` (rounded, or with noise in training) under the scales
+    /// Likelihoods of latents `y` (quantized, or with noise in training) under the Gaussians
     /// predicted from side latents `z`, and of `z` under its own prior.
     pub fn likelihoods(&self, y: Tensor<4>, z: Tensor<4>) -> (Tensor<4>, Tensor<4>) {
         let side = self.prior.likelihood(z.clone());
-        let [b, c, h, w] = y.dims();
-        let scales = self.scales(z).slice([0..b, 0..c, 0..h, 0..w]);
-        (gaussian_likelihood(y, scales), side)
+        (self.predict(z, y.dims()).likelihood(y), side)
     }
 
-    /// Side latents → predicted scales, in floating point (training, and the ideal rate).
-    pub fn scales(&self, z: Tensor<4>) -> Tensor<4> {
+    /// Latent channels M.
+    fn latent_channels(&self) -> usize {
+        self.analysis[0].weight.dims()[1]
+    }
+
+    /// Whether this is the mean-scale form.
+    pub fn predicts_means(&self) -> bool {
+        self.output.weight.dims()[0] == 2 * self.latent_channels()
+    }
+
+    /// Side latents → each latent's predicted Gaussian, in floating point (training, and the
+    /// ideal rate), cropped to latents of `dims` (`[batch, M, h, w]`).
+    pub fn predict(&self, z: Tensor<4>, dims: [usize; 4]) -> Prediction {
+        let [b, c, h, w] = dims;
         let mut x = z;
         for d in &self.upsample {
             x = relu(nic_conv::nn::conv_transpose2d(d, x));
         }
-        relu(nic_conv::nn::conv2d(&self.output, x))
+        let out = nic_conv::nn::conv2d(&self.output, x);
+        let part = |from: usize| out.clone().slice([0..b, from..from + c, 0..h, 0..w]);
+        Prediction {
+            scales: relu(part(0)),
+            means: self.predicts_means().then(|| part(c)),
+        }
+    }
+
+    /// This scale hyperprior in the mean-scale form, predicting means of zero: the same
+    /// rates and pictures as before, a start from which training learns the means.
+    pub fn with_zero_means(self) -> Hyperprior {
+        if self.predicts_means() {
+            return self;
+        }
+        let m = self.latent_channels();
+        let weight = self.output.weight.val();
+        let [_, h, k, _] = weight.dims();
+        let device = weight.device();
+        let zeros = Tensor::<4>::zeros([m, h, k, k], &device);
+        // Built with zeros, not drawn: burn's random state is the process's.
+        let p = k / 2;
+        let mut output = Conv2dConfig::new([h, 2 * m], [k, k])
+            .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
+            .with_initializer(Initializer::Zeros)
+            .init(&device);
+        output.weight = Param::from_tensor(Tensor::cat(vec![weight, zeros], 0));
+        output.bias = self.output.bias.as_ref().map(|b| {
+            Param::from_tensor(Tensor::cat(vec![b.val(), Tensor::zeros([m], &device)], 0))
+        });
+        Hyperprior { output, ..self }
     }
 
     /// The same network in fixed point, for the codec (see [`nic_hyper`]).
@@ -136,12 +182,36 @@ impl Hyperprior {
             out_padding: 0,
         };
         let weights = floats(self.output.weight.val());
-        layers.push(Layer::from_float(
-            shape,
-            &weights,
-            &bias(&self.output.bias),
-        )?);
+        let output = Layer::from_float(shape, &weights, &bias(&self.output.bias))?;
+        // The means, after the scales, have no ReLU.
+        layers.push(output.with_linear_outputs(self.latent_channels()));
         Network::new(layers)
+    }
+}
+
+/// The Gaussian the hyperprior predicts for every latent: its scale and, in the mean-scale
+/// form, its mean (zero otherwise).
+pub struct Prediction {
+    pub scales: Tensor<4>,
+    pub means: Option<Tensor<4>>,
+}
+
+impl Prediction {
+    /// Latents quantized by `round` around the means: round(y − μ) + μ, or round(y).
+    pub fn quantize(&self, y: Tensor<4>, round: &dyn Fn(Tensor<4>) -> Tensor<4>) -> Tensor<4> {
+        match &self.means {
+            Some(mu) => round(y - mu.clone()) + mu.clone(),
+            None => round(y),
+        }
+    }
+
+    /// Likelihood of quantized (or noisy) latents `y`.
+    pub fn likelihood(&self, y: Tensor<4>) -> Tensor<4> {
+        let residual = match &self.means {
+            Some(mu) => y - mu.clone(),
+            None => y,
+        };
+        gaussian_likelihood(residual, self.scales.clone())
     }
 }
 
@@ -179,35 +249,54 @@ mod tests {
     use super::*;
     use burn::tensor::Distribution;
 
+    fn values(t: Tensor<4>) -> Vec<f32> {
+        t.into_data().try_into_vec::<f32>().unwrap()
+    }
+
     #[test]
-    fn the_integer_network_predicts_the_float_scales() {
+    fn the_integer_network_predicts_the_float_scales_and_means() {
         let device = Device::flex();
         device.seed(11);
-        let hp = Hyperprior::new(&Architecture::TINY_HYPER, &device);
-        let z =
-            Tensor::<4>::random([1, 8, 3, 2], Distribution::Uniform(-6.0, 6.0), &device).round();
-        let want: Vec<f32> = hp
-            .scales(z.clone())
-            .into_data()
-            .try_into_vec::<f32>()
-            .unwrap();
-        let zi: Vec<i32> = z
-            .into_data()
-            .try_into_vec::<f32>()
-            .unwrap()
-            .iter()
-            .map(|&v| v as i32)
-            .collect();
-        let got = hp.integer_synthesis().unwrap().run(&zi, 3, 2).unwrap();
-        assert_eq!((got.channels, got.height, got.width), (8, 12, 8));
-        let one = (1 << nic_hyper::ACTIVATION_BITS) as f32;
-        assert!(
-            want.iter().any(|&v| v > 0.1),
-            "all scales zero tests nothing"
-        );
-        for (g, w) in got.data.iter().zip(&want) {
-            assert!((*g as f32 / one - w).abs() < 3e-3, "{g} vs {w}");
+        for arch in [Architecture::TINY_HYPER, Architecture::TINY_MEAN_SCALE] {
+            let hp = Hyperprior::new(&arch, &device);
+            assert_eq!(hp.predicts_means(), arch.means);
+            let z = Tensor::<4>::random([1, 8, 3, 2], Distribution::Uniform(-6.0, 6.0), &device)
+                .round();
+            let p = hp.predict(z.clone(), [1, 8, 12, 8]);
+            let mut want = values(p.scales);
+            want.extend(p.means.map(values).unwrap_or_default());
+            let zi: Vec<i32> = values(z).iter().map(|&v| v as i32).collect();
+            let got = hp.integer_synthesis().unwrap().run(&zi, 3, 2).unwrap();
+            let channels = if arch.means { 16 } else { 8 };
+            assert_eq!((got.channels, got.height, got.width), (channels, 12, 8));
+            let one = (1 << nic_hyper::ACTIVATION_BITS) as f32;
+            assert!(
+                want.iter().any(|&v| v > 0.1),
+                "all scales zero tests nothing"
+            );
+            if arch.means {
+                assert!(want.iter().any(|&v| v < -0.1), "means of one sign only");
+            }
+            for (g, w) in got.data.iter().zip(&want) {
+                assert!((*g as f32 / one - w).abs() < 3e-3, "{arch:?}: {g} vs {w}");
+            }
         }
+    }
+
+    #[test]
+    fn zero_means_leave_the_rates_unchanged() {
+        let device = Device::flex();
+        device.seed(5);
+        let hp = Hyperprior::new(&Architecture::TINY_HYPER, &device);
+        let y = Tensor::<4>::random([1, 8, 8, 8], Distribution::Uniform(-9.0, 9.0), &device);
+        let z = hp.side_latents(y.clone()).round();
+        let before = values(hp.likelihoods(y.clone().round(), z.clone()).0);
+        let ms = hp.with_zero_means();
+        assert!(ms.predicts_means());
+        let p = ms.predict(z.clone(), y.dims());
+        assert!(values(p.means.clone().unwrap()).iter().all(|&m| m == 0.0));
+        let y_hat = p.quantize(y, &|v| v.round());
+        assert_eq!(values(ms.likelihoods(y_hat, z).0), before);
     }
 
     #[test]

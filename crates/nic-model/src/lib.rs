@@ -6,7 +6,8 @@
 //! appendix 6.1), from which [`build_tables`] derives integer tables, or a scale
 //! [`Hyperprior`]: side latents z with their own factorized prior, from which a hyper-synthesis
 //! (run in integer arithmetic by the codec) picks one of the fixed Gaussian tables of
-//! [`build_scale_tables`] for each latent. [`Synthesis`] maps quantized latents back to pixels.
+//! [`build_scale_tables`] for each latent and, in its mean-scale form, the mean the latent is
+//! coded around. [`Synthesis`] maps quantized latents back to pixels.
 //! GDN ([`Gdn`]) is the nonlinearity in both transforms.
 //!
 //! Nothing here assumes a backend: every constructor takes a `burn::tensor::Device`, so the
@@ -28,12 +29,14 @@ mod tables;
 mod transforms;
 
 pub use arch::Architecture;
-pub use compressor::{Compressor, EntropyModel, NoiseFor, RdOutput, Targets, information_bits};
+pub use compressor::{
+    Compressor, EntropyModel, NoiseFor, Quantized, RdOutput, Targets, information_bits,
+};
 pub use device::{DeviceChoice, DeviceError, OpenedDevice};
 pub use export::{NamedTensor, named_parameters, to_npy};
 pub use gains::Gains;
 pub use gdn::Gdn;
-pub use hyper::Hyperprior;
+pub use hyper::{Hyperprior, Prediction};
 pub use prior::FactorizedPrior;
 pub use refine::{Refined, Schedule};
 pub use store::{INFO_FILE, ModelError, ModelInfo, SavedModel, TrainingInfo, WEIGHTS_FILE};

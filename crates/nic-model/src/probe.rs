@@ -11,7 +11,7 @@
 
 use burn::tensor::{Tensor, TensorData};
 
-use crate::{Compressor, EntropyModel, information_bits};
+use crate::{Compressor, information_bits};
 
 /// How far past the top level [`Compressor::probe`] extrapolates: the top level's gains
 /// times each of these (a quantizer step 2 and 4 times finer).
@@ -70,21 +70,25 @@ impl Compressor {
         };
         let point = |gain: &[f32], inverse: &[f32]| -> Point {
             let gained = y.clone() * per_channel(gain);
-            let y_hat = gained.clone().round();
-            let max_symbol = y_hat.clone().abs().max().into_scalar::<f32>() as f64;
             // The side latents are rounded once, for both the rate and the scales' floor.
-            let (likelihood, side, at_min_scale) = match &self.entropy {
-                EntropyModel::Factorized(p) => (p.likelihood(y_hat.clone()), None, 0.0),
-                EntropyModel::ScaleHyperprior(hp) => {
-                    let z_hat = hp.side_latents(gained).round();
-                    let scales = hp.scales(z_hat.clone());
+            let z_hat = self
+                .entropy
+                .hyperprior()
+                .map(|hp| hp.side_latents(gained.clone()).round());
+            let at_min_scale = match (self.entropy.hyperprior(), &z_hat) {
+                (Some(hp), Some(z_hat)) => {
+                    let scales = hp.predict(z_hat.clone(), gained.dims()).scales;
                     let n = scales.shape().num_elements() as f64;
                     let low = scales.lower_equal_elem(nic_entropy::SCALE_MIN).int().sum();
-                    let (l, side) = hp.likelihoods(y_hat.clone(), z_hat);
-                    (l, Some(side), low.into_scalar::<i64>() as f64 / n)
+                    low.into_scalar::<i64>() as f64 / n
                 }
+                _ => 0.0,
             };
-            let side_bits = side.map_or(0.0, information_bits);
+            let q = self.entropy.quantize(gained, z_hat, &|v| v.round());
+            // The largest quantized latent.
+            let max_symbol = q.y_hat.clone().abs().max().into_scalar::<f32>() as f64;
+            let (likelihood, y_hat) = (q.likelihood, q.y_hat);
+            let side_bits = q.side.map_or(0.0, information_bits);
             let x_hat = self.synthesize(y_hat * per_channel(inverse));
             Point {
                 mse: distance(x_hat.clone(), x.clone()),

@@ -17,7 +17,7 @@ use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::Tensor;
 
 use crate::compressor::{apply, rd};
-use crate::{Compressor, EntropyModel, RdOutput};
+use crate::{Compressor, RdOutput};
 
 /// How long and how fast latents are refined.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -85,20 +85,12 @@ impl Compressor {
             Rounding::Hard => v.round(),
             Rounding::Soft(alpha) => soft_round(v, alpha),
         };
-        let y_hat = quantize(y.clone());
-        let (likelihood, side) = match &self.entropy {
-            EntropyModel::Factorized(p) => (p.likelihood(y_hat.clone()), None),
-            EntropyModel::ScaleHyperprior(hp) => {
-                let z = z.unwrap_or_else(|| hp.side_latents(y));
-                let (l, side) = hp.likelihoods(y_hat.clone(), quantize(z));
-                (l, Some(side))
-            }
-        };
+        let q = self.entropy.quantize(y, z, &quantize);
         let x_hat = self
             .synthesis
-            .forward(apply(y_hat, inverse))
+            .forward(apply(q.y_hat, inverse))
             .clamp(0.0, 1.0);
-        rd(x, x_hat, likelihood, side, &[lambda])
+        rd(x, x_hat, q.likelihood, q.side, &[lambda])
     }
 
     /// Refines one picture's latents from `y` and `z` (see the module's documentation).
@@ -189,7 +181,11 @@ mod tests {
         let device = Device::flex();
         device.seed(11);
         let ad = device.clone().autodiff();
-        for arch in [Architecture::TINY, Architecture::TINY_HYPER] {
+        for arch in [
+            Architecture::TINY,
+            Architecture::TINY_HYPER,
+            Architecture::TINY_MEAN_SCALE,
+        ] {
             let model = Compressor::new(&arch, &device).fork(&ad).no_grad();
             // A smooth picture with detail (burn's random state is shared with other tests).
             let values: Vec<f32> = (0..3 * 64 * 64)

@@ -17,9 +17,13 @@ use crate::{
 
 pub const INFO_FILE: &str = "model.json";
 pub const WEIGHTS_FILE: &str = "weights.bpk";
-/// Version of the model directory layout (2: hyperprior and variable-rate fields; 3: the
-/// entropy model's weights named `entropy.…`, see [`Compressor::load_any_record`]).
-const MODEL_FORMAT: u32 = 3;
+/// Newest version of the model directory layout (2: hyperprior and variable-rate fields; 3:
+/// the entropy model's weights named `entropy.…`, see [`Compressor::load_any_record`]; 4: the
+/// mean-scale hyperprior). A model is written with the oldest version that describes it, so
+/// that older releases still load every model they can.
+const MODEL_FORMAT: u32 = 4;
+/// The version of a model without means.
+const PLAIN_MODEL_FORMAT: u32 = 3;
 
 #[derive(Debug, Error)]
 pub enum ModelError {
@@ -80,7 +84,11 @@ impl ModelInfo {
         tables: Vec<ChannelTable>,
     ) -> Self {
         ModelInfo {
-            format: MODEL_FORMAT,
+            format: if architecture.has_means() {
+                MODEL_FORMAT
+            } else {
+                PLAIN_MODEL_FORMAT
+            },
             architecture,
             quality,
             lambda,
@@ -121,6 +129,9 @@ impl ModelInfo {
             || arch.rate_levels > 255
         {
             return Err(format!("implausible architecture {arch:?}"));
+        }
+        if arch.means && !arch.has_hyperprior() {
+            return Err("means without a hyperprior to predict them".into());
         }
         let (what, want) = if arch.has_hyperprior() {
             ("side latent", arch.hyper_channels)

@@ -5,7 +5,7 @@ use nic_model::burn::module::Module;
 use nic_model::burn::optim::ModuleOptimizer;
 use nic_model::burn::store::{ModuleRecord, RecordError};
 use nic_model::burn::tensor::{Bytes, Device};
-use nic_model::{Compressor, Gains, SavedModel};
+use nic_model::{Architecture, Compressor, Gains, SavedModel};
 
 use crate::checkpoint::{Checkpoint, RunKey};
 use crate::{TrainError, TrainOptions, optimizer};
@@ -40,6 +40,23 @@ pub(crate) fn start_or_resume(
         if from == arch {
             model = model
                 .load_any_record(saved.compressor.into_record())
+                .map_err(invalid)?;
+            gains_loaded = saved.info.lambdas == opts.lambdas;
+        } else if arch.has_means()
+            && from
+                == (Architecture {
+                    means: false,
+                    ..arch
+                })
+        {
+            // A scale hyperprior grown into the mean-scale form: everything is kept, and the
+            // means start at zero, so the run starts from the model's own rates.
+            opts.note(&format!(
+                "--init {}: a scale hyperprior, its means starting at zero",
+                dir.display()
+            ));
+            model = model
+                .load_any_record(saved.compressor.with_zero_means().into_record())
                 .map_err(invalid)?;
             gains_loaded = saved.info.lambdas == opts.lambdas;
         } else if (from.channels, from.latent_channels) == (arch.channels, arch.latent_channels) {

@@ -122,6 +122,11 @@ fn check(opts: &TrainOptions) -> Result<(), TrainError> {
             "--crop must be a multiple of --mosaic".into(),
         ));
     }
+    if opts.architecture.means && !opts.architecture.has_hyperprior() {
+        return Err(TrainError::Invalid(
+            "--means needs a hyperprior (--hyper-channels above 0) to predict them".into(),
+        ));
+    }
     if opts.lambdas.len() != opts.architecture.rate_levels {
         return Err(TrainError::Invalid(format!(
             "{} λ values for {} rate levels",

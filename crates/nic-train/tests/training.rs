@@ -165,4 +165,35 @@ fn fine_tuning_starts_from_the_whole_model_it_is_given() {
         a.loss,
         b.loss
     );
+
+    // A scale hyperprior grown into a mean-scale one starts from the same figures (its means
+    // are zero), and training then learns the means.
+    let mut grow = options(&data, &dir.path().join("c"), 40);
+    grow.architecture = Architecture::TINY_MEAN_SCALE;
+    grow.init = Some(dir.path().join("a"));
+    let grown = train(&grow, &device).unwrap();
+    let start = grown.first_val.unwrap();
+    assert!(
+        (a.loss - start.loss).abs() <= 1e-5 * a.loss.abs(),
+        "{} vs {}",
+        a.loss,
+        start.loss
+    );
+    assert!(grown.last_val.loss < start.loss);
+    let saved = nic_model::SavedModel::load(&grow.out, &device).unwrap();
+    assert!(saved.info.architecture.has_means() && saved.info.format == 4);
+    let hp = saved.compressor.entropy.hyperprior().unwrap();
+    assert!(hp.predicts_means());
+    let weights = hp.integer_synthesis().unwrap();
+    assert_eq!(
+        weights.outputs(),
+        2 * Architecture::TINY_MEAN_SCALE.latent_channels
+    );
+    // A mean-scale model cannot be grown from a factorized one.
+    let mut wrong = options(&data, &dir.path().join("d"), 1);
+    wrong.architecture = Architecture {
+        hyper_channels: 0,
+        ..Architecture::TINY_MEAN_SCALE
+    };
+    assert!(train(&wrong, &device).is_err());
 }

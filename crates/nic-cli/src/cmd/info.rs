@@ -31,6 +31,7 @@ pub fn run(a: Args) -> Result<()> {
             "quality": h.quality_milli as f64 / 1000.0, "file_bytes": bytes.len(), "header_bytes": h.header_len,
             "bpp": bpp, "crc_ok": crc_ok, "latents": latents,
             "grayscale": h.metadata.grayscale,
+            "means": h.means,
             "exif_bytes": h.metadata.exif.as_ref().map(Vec::len),
             "icc_bytes": h.metadata.icc.as_ref().map(Vec::len),
         });
@@ -62,6 +63,8 @@ pub fn run(a: Args) -> Result<()> {
             // A hyperprior model's files carry the side latents first.
             let name = if h.shapes.len() == 2 && i == 0 {
                 "side latents   "
+            } else if h.means {
+                "latents − μ    "
             } else {
                 "latents        "
             };

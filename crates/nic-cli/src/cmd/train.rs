@@ -56,6 +56,11 @@ pub struct Args {
     /// Channels of the hyperprior's side latents; 0 for a factorized prior instead.
     #[arg(long, default_value_t = Architecture::DEFAULT.hyper_channels)]
     hyper_channels: usize,
+    /// A mean-scale hyperprior: the hyper-synthesis also predicts each latent's mean, and
+    /// latents are coded around it. With --init of a scale hyperprior of the same size, the
+    /// means start at zero from that model.
+    #[arg(long)]
+    means: bool,
     /// Validation images used (at most).
     #[arg(long, default_value_t = 1000)]
     val_size: usize,
@@ -101,6 +106,7 @@ pub fn run(a: Args) -> Result<()> {
             channels: a.channels,
             latent_channels: a.latent_channels,
             hyper_channels: a.hyper_channels,
+            means: a.means,
             rate_levels: lambdas.len(),
         },
         lambda: a.lambda.unwrap_or(lambdas[0]),

@@ -286,22 +286,28 @@ fn a_size_target_in_bytes_and_printed_quality() {
     let png = dir.path().join("p.png");
     gradient(96, 64).save(&png).unwrap();
     let out = dir.path().join("p.nic");
-    let (status, _, err) = nic(&[
-        "encode",
-        s(&png),
-        "-o",
-        s(&out),
-        "--target-size",
-        "300",
-        "--print-psnr",
-        "--print-ssim",
-    ]);
-    assert_eq!(status, Some(0), "{err}");
-    let bytes = std::fs::metadata(&out).unwrap().len();
-    assert!(
-        bytes <= 300 || err.contains("no quality meets 300 bytes"),
-        "{bytes} bytes: {err}"
-    );
+    // Encodes to at most 300 bytes with `extra` options: the output and its size.
+    let encode = |extra: &[&str]| {
+        let mut args = vec![
+            "encode",
+            s(&png),
+            "-o",
+            s(&out),
+            "--target-size",
+            "300",
+            "-f",
+        ];
+        args.extend_from_slice(extra);
+        let (status, _, err) = nic(&args);
+        assert_eq!(status, Some(0), "{err}");
+        let bytes = std::fs::metadata(&out).unwrap().len();
+        assert!(
+            bytes <= 300 || err.contains("no quality meets 300 bytes"),
+            "{bytes} bytes: {err}"
+        );
+        err
+    };
+    let err = encode(&["--print-psnr", "--print-ssim"]);
     let psnr: f64 = err
         .lines()
         .find_map(|l| l.strip_prefix("PSNR ")?.strip_suffix(" dB")?.parse().ok())
@@ -309,23 +315,7 @@ fn a_size_target_in_bytes_and_printed_quality() {
     assert!(psnr > 15.0 && psnr < 60.0, "{psnr}");
     assert!(err.lines().any(|l| l.starts_with("MS-SSIM 0.")), "{err}");
     // Refined inside the search, and still within the target.
-    let (status, _, err) = nic(&[
-        "encode",
-        s(&png),
-        "-o",
-        s(&out),
-        "--target-size",
-        "300",
-        "--effort",
-        "1",
-        "-f",
-    ]);
-    assert_eq!(status, Some(0), "{err}");
-    let refined = std::fs::metadata(&out).unwrap().len();
-    assert!(
-        refined <= 300 || err.contains("no quality meets"),
-        "{refined} bytes: {err}"
-    );
+    encode(&["--effort", "1"]);
     // Zero bytes is no target; a size and a quality together are refused.
     let (status, _, _) = nic(&["encode", s(&png), "-o", s(&out), "--target-size", "0", "-f"]);
     assert_eq!(status, Some(USAGE));

@@ -280,7 +280,7 @@ mod tests {
     #[test]
     fn train_and_eval_objectives_are_finite_and_close() {
         let device = Device::flex();
-        device.seed(3);
+        let _turn = crate::test_rng::seeded(&device, 3);
         for arch in [
             Architecture::TINY,
             Architecture::TINY_HYPER,

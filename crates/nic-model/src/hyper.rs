@@ -256,7 +256,7 @@ mod tests {
     #[test]
     fn the_integer_network_predicts_the_float_scales_and_means() {
         let device = Device::flex();
-        device.seed(11);
+        let _turn = crate::test_rng::seeded(&device, 11);
         for arch in [Architecture::TINY_HYPER, Architecture::TINY_MEAN_SCALE] {
             let hp = Hyperprior::new(&arch, &device);
             assert_eq!(hp.predicts_means(), arch.means);
@@ -286,7 +286,7 @@ mod tests {
     #[test]
     fn zero_means_leave_the_rates_unchanged() {
         let device = Device::flex();
-        device.seed(5);
+        let _turn = crate::test_rng::seeded(&device, 5);
         let hp = Hyperprior::new(&Architecture::TINY_HYPER, &device);
         let y = Tensor::<4>::random([1, 8, 8, 8], Distribution::Uniform(-9.0, 9.0), &device);
         let z = hp.side_latents(y.clone()).round();

@@ -26,6 +26,8 @@ pub mod probe;
 mod refine;
 mod store;
 mod tables;
+#[cfg(test)]
+mod test_rng;
 mod transforms;
 
 pub use arch::Architecture;

@@ -137,7 +137,7 @@ mod tests {
     #[test]
     fn finer_quantizers_approach_the_unquantized_synthesis() {
         let device = Device::flex();
-        device.seed(5);
+        let _turn = crate::test_rng::seeded(&device, 5);
         let arch = Architecture::TINY_HYPER;
         let mut model = Compressor::new(&arch, &device);
         // Gains of 10, 100 and 1000 (an untrained network's latents are small), so that the

@@ -179,7 +179,7 @@ mod tests {
     #[test]
     fn refinement_lowers_the_cost() {
         let device = Device::flex();
-        device.seed(11);
+        let _turn = crate::test_rng::seeded(&device, 11);
         let ad = device.clone().autodiff();
         for arch in [
             Architecture::TINY,

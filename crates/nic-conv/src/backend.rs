@@ -86,7 +86,7 @@ pub(crate) fn dims<const N: usize>(t: &FlexTensor) -> [usize; N] {
 }
 
 /// The tensor's values in row-major order, copied only if its layout is strided.
-fn values(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
+pub(crate) fn values(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
     match t.as_slice::<f32>() {
         Some(v) => v.into(),
         None => t
@@ -98,7 +98,7 @@ fn values(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
     }
 }
 
-fn tensor<const N: usize>(values: Vec<f32>, shape: [usize; N]) -> FlexTensor {
+pub(crate) fn tensor<const N: usize>(values: Vec<f32>, shape: [usize; N]) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(values, shape))
 }
 

@@ -27,6 +27,7 @@
 //! ```
 
 mod backend;
+mod gdn;
 mod geometry;
 mod im2col;
 mod layer;
@@ -40,6 +41,7 @@ use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use burn::tensor::{DType, Tensor};
 
 pub use backend::Op;
+pub use gdn::{gdn, gdn_burn};
 pub use geometry::Geometry;
 pub use im2col::{col2im, im2col};
 pub use layer::{Layer, PATCH_BUDGET, channel_sums};
@@ -94,12 +96,12 @@ pub fn enabled() -> bool {
 
 /// Where the tensors of one call live, when it is somewhere this crate computes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Route {
+pub(crate) enum Route {
     Flex,
     AutodiffFlex,
 }
 
-fn route_of<const D: usize>(t: &Tensor<D>) -> Option<Route> {
+pub(crate) fn route_of<const D: usize>(t: &Tensor<D>) -> Option<Route> {
     if t.dtype() != DType::F32 {
         return None;
     }
@@ -132,8 +134,11 @@ fn route(op: Op, x: &Tensor<4>, w: &Tensor<4>, bias: Option<&Tensor<1>>) -> Opti
     (route_of(w)? == r && bias.is_none_or(|b| route_of(b) == Some(r))).then_some(r)
 }
 
+/// The message of an `expect` that cannot fail: a tensor goes to a route only when its
+/// device is that route's.
+pub(crate) const ROUTED: &str = "tensor routed by its device";
+
 fn run(op: Op, route: Route, x: Tensor<4>, w: Tensor<4>, bias: Option<Tensor<1>>) -> Tensor<4> {
-    const ROUTED: &str = "tensor routed by its device";
     match route {
         Route::Flex => {
             let out = backend::forward(

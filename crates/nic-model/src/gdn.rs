@@ -36,19 +36,12 @@ impl Gdn {
     }
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let [b, c, h, w] = x.dims();
-        let beta = non_negative(self.beta.val(), BETA_MIN).reshape([1, c, 1]);
-        let gamma = non_negative(self.gamma.val(), 0.0).unsqueeze::<3>();
-        // The 1×1 convolution γ·x² as one batched matrix product over the pixels: burn Flex's
-        // convolution goes through im2col and one GEMM per image, and this made a training
-        // step 19 % faster (see docs/speed.md).
-        let norm =
-            (gamma.matmul(x.clone().square().reshape([b, c, h * w])) + beta).reshape([b, c, h, w]);
-        if self.inverse {
-            x * norm.sqrt()
-        } else {
-            x / norm.sqrt()
-        }
+        let beta = non_negative(self.beta.val(), BETA_MIN);
+        let gamma = non_negative(self.gamma.val(), 0.0);
+        // One fused operation on the CPU (nic-conv: a matrix product and two passes each way
+        // instead of six element-wise passes and `sqrt`'s gradient; see docs/speed.md), burn's
+        // tensor operations elsewhere.
+        nic_conv::gdn(x, beta, gamma, self.inverse)
     }
 }
 

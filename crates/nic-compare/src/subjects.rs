@@ -128,7 +128,8 @@ impl Subject for Nic {
             arch.latent_channels,
             if arch.has_hyperprior() {
                 format!(
-                    "scale hyperprior with {} side channels",
+                    "{} hyperprior with {} side channels",
+                    if arch.has_means() { "mean-scale" } else { "scale" },
                     arch.hyper_channels
                 )
             } else {

@@ -155,8 +155,6 @@ fn only_the_gradients_asked_for_are_computed() {
     let reference = nic_conv::gdn_burn(x.clone(), beta, gamma, false);
     let weights = tensor(loss, [2, 5, 6, 7], &device);
     let ours = x.grad(&(y * weights.clone()).sum().backward()).unwrap();
-    let want = x
-        .grad(&(reference * weights).sum().backward())
-        .unwrap();
+    let want = x.grad(&(reference * weights).sum().backward()).unwrap();
     assert_close("x gradient", &case, values(ours), values(want));
 }

@@ -10,8 +10,10 @@
 //! [`conv2d`] and [`conv_transpose2d`] take the arguments of `burn::tensor::module::conv2d` and
 //! `conv_transpose2d` and can replace them anywhere: on burn Flex tensors, with or without
 //! autodiff, they run here; on any other device (wgpu), or for dilated or grouped
-//! convolutions, they call burn's own kernels unchanged. Setting `NIC_CONV=burn` in the
-//! environment sends everything to burn's kernels, for side-by-side measurements.
+//! convolutions, they call burn's own kernels unchanged. [`gdn`] does the same for GDN and
+//! inverse GDN (one product and two passes each way instead of burn's chain of element-wise
+//! operations). Setting `NIC_CONV=burn` in the environment sends everything to burn's
+//! kernels, for side-by-side measurements.
 //!
 //! ```
 //! use burn::tensor::{Device, Tensor};

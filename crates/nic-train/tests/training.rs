@@ -189,6 +189,12 @@ fn fine_tuning_starts_from_the_whole_model_it_is_given() {
         weights.outputs(),
         2 * Architecture::TINY_MEAN_SCALE.latent_channels
     );
+    // A mean-scale model fine-tuned without --means is refused rather than cut down to its
+    // transforms.
+    let mut without_means = options(&data, &dir.path().join("e"), 1);
+    without_means.init = Some(grow.out.clone());
+    let refused = train(&without_means, &device).unwrap_err().to_string();
+    assert!(refused.contains("pass --means"), "{refused}");
     // A mean-scale model cannot be grown from a factorized one.
     let mut wrong = options(&data, &dir.path().join("d"), 1);
     wrong.architecture = Architecture {

@@ -26,6 +26,7 @@ use rayon::prelude::*;
 use crate::Geometry;
 use crate::im2col::{col2im, im2col};
 use crate::matmul::{View, matmul};
+use crate::scratch::Scratch;
 
 /// Most values of a chunk's patch matrix (8 Mi values, 32 MiB of f32): wide enough for the
 /// products to run at full speed (a training step at 8 × 256² has 2 chunks per picture at its
@@ -105,7 +106,7 @@ impl Layer {
 
     /// The chunk's patches of a small-side tensor as a `small_channels × patches` matrix: a
     /// strided view of one image's band, or the chunk's images copied side by side.
-    fn small_part<'a>(&self, small: &'a [f32], c: &Chunk, wide: &'a mut Vec<f32>) -> View<'a> {
+    fn small_part<'a>(&self, small: &'a [f32], c: &Chunk, wide: &'a mut Scratch) -> View<'a> {
         let (cs, ps, ws) = (
             self.small_channels,
             self.geometry.small_len(),
@@ -115,6 +116,7 @@ impl Layer {
         if c.images == 1 {
             View::strided(&image[c.band.start * ws..], cs, c.band.len() * ws, ps)
         } else {
+            let wide = wide.sized(cs * c.images * ps);
             widen(image, cs, c.images, ps, wide);
             View::new(wide, cs, c.images * ps)
         }
@@ -135,27 +137,27 @@ impl Layer {
         if let Some(bias) = bias {
             fill_planes(&mut out, bias, ps);
         }
-        let (mut cols, mut wide) = (Vec::new(), Vec::new());
+        let (mut cols, mut wide) = (Scratch::take(), Scratch::take());
         let w = View::new(weight, cs, rows);
         for c in self.chunks() {
             let n = c.images * c.band.len() * ws;
-            cols.resize(rows * n, 0.0);
+            let cols = cols.sized(rows * n);
             im2col(
                 self.big_part(big, &c),
                 self.big_channels,
                 c.images,
                 &self.geometry,
                 c.band.clone(),
-                &mut cols,
+                cols,
             );
             let dst = &mut out[c.first * self.small_image()..][..c.images * self.small_image()];
             if c.images == 1 {
                 let dst = &mut dst[c.band.start * ws..];
-                matmul(dst, ps, w, View::new(&cols, rows, n), true);
+                matmul(dst, ps, w, View::new(cols, rows, n), true);
             } else {
-                wide.resize(cs * n, 0.0);
-                matmul(&mut wide, n, w, View::new(&cols, rows, n), false);
-                add_unwidened(&wide, cs, c.images, ps, dst);
+                let wide = wide.sized(cs * n);
+                matmul(wide, n, w, View::new(cols, rows, n), false);
+                add_unwidened(wide, cs, c.images, ps, dst);
             }
         }
         out
@@ -179,19 +181,19 @@ impl Layer {
         if let Some(bias) = bias {
             fill_planes(&mut out, bias, self.geometry.big_len());
         }
-        let (mut cols, mut wide) = (Vec::new(), Vec::new());
+        let (mut cols, mut wide) = (Scratch::take(), Scratch::take());
         // Wᵀ copied once (it is small): gemm runs a contiguous left operand up to 1.7 times as
         // fast as a transposed view when the chunks are narrow.
         let weight_t = transpose(weight, cs, rows);
         let wt = View::new(&weight_t, rows, cs);
         for c in self.chunks() {
             let n = c.images * c.band.len() * ws;
-            cols.resize(rows * n, 0.0);
+            let cols = cols.sized(rows * n);
             let s = self.small_part(small, &c, &mut wide);
-            matmul(&mut cols, n, wt, s, false);
+            matmul(cols, n, wt, s, false);
             let dst = &mut out[c.first * self.big_image()..][..c.images * self.big_image()];
             col2im(
-                &cols,
+                cols,
                 self.big_channels,
                 c.images,
                 &self.geometry,
@@ -230,28 +232,29 @@ impl Layer {
         );
         let mut dx = want_input.then(|| vec![0.0; self.batch * self.small_image()]);
         let mut dwt = want_weight.then(|| vec![0.0; self.weight_len()]);
-        let (mut cols, mut wide, mut product) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut cols, mut wide, mut product) =
+            (Scratch::take(), Scratch::take(), Scratch::take());
         let w = View::new(weight, cs, rows);
         for c in self.chunks() {
             let n = c.images * c.band.len() * ws;
-            cols.resize(rows * n, 0.0);
+            let cols = cols.sized(rows * n);
             im2col(
                 self.big_part(big, &c),
                 self.big_channels,
                 c.images,
                 &self.geometry,
                 c.band.clone(),
-                &mut cols,
+                cols,
             );
-            let patches = View::new(&cols, rows, n);
+            let patches = View::new(cols, rows, n);
             if let Some(dx) = dx.as_mut() {
                 let dst = &mut dx[c.first * self.small_image()..][..c.images * self.small_image()];
                 if c.images == 1 {
                     matmul(&mut dst[c.band.start * ws..], ps, w, patches, true);
                 } else {
-                    product.resize(cs * n, 0.0);
-                    matmul(&mut product, n, w, patches, false);
-                    add_unwidened(&product, cs, c.images, ps, dst);
+                    let product = product.sized(cs * n);
+                    matmul(product, n, w, patches, false);
+                    add_unwidened(product, cs, c.images, ps, dst);
                 }
             }
             if let Some(dwt) = dwt.as_mut() {
@@ -282,20 +285,20 @@ impl Layer {
             self.patch_rows(),
         );
         let mut dwt = vec![0.0; self.weight_len()];
-        let (mut cols, mut wide) = (Vec::new(), Vec::new());
+        let (mut cols, mut wide) = (Scratch::take(), Scratch::take());
         for c in self.chunks() {
             let n = c.images * c.band.len() * ws;
-            cols.resize(rows * n, 0.0);
+            let cols = cols.sized(rows * n);
             im2col(
                 self.big_part(big, &c),
                 self.big_channels,
                 c.images,
                 &self.geometry,
                 c.band.clone(),
-                &mut cols,
+                cols,
             );
             let s = self.small_part(small, &c, &mut wide);
-            matmul(&mut dwt, cs, View::new(&cols, rows, n), s.t(), true);
+            matmul(&mut dwt, cs, View::new(cols, rows, n), s.t(), true);
         }
         transpose(&dwt, rows, cs)
     }
@@ -345,8 +348,7 @@ fn fill_planes(dst: &mut [f32], values: &[f32], plane: usize) {
 }
 
 /// `[n, c, p]` → `[c, n·p]`, so that a chunk of images is one matrix with a row per channel.
-fn widen(src: &[f32], c: usize, n: usize, p: usize, wide: &mut Vec<f32>) {
-    wide.resize(c * n * p, 0.0);
+fn widen(src: &[f32], c: usize, n: usize, p: usize, wide: &mut [f32]) {
     if p == 0 {
         return;
     }

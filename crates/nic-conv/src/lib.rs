@@ -34,6 +34,7 @@ mod geometry;
 mod im2col;
 mod layer;
 mod matmul;
+mod scratch;
 pub mod nn;
 
 use std::sync::OnceLock;

@@ -313,10 +313,11 @@ fn image_path(given: Option<&Path>) -> Result<PathBuf> {
     if let Some(p) = given {
         return Ok(p.to_path_buf());
     }
-    let models = nic_codec::default_model_dir()?;
-    let sample = models
-        .ancestors()
-        .nth(2)
+    // Outside a checkout there is no sample (the binary carries only the model): say so,
+    // rather than that no model was found.
+    let sample = nic_codec::default_model_dir()
+        .ok()
+        .and_then(|models| models.ancestors().nth(2).map(Path::to_path_buf))
         .map(|root| root.join("datasets/samples/kodak/kodim01.png"))
         .filter(|p| p.is_file());
     sample.ok_or_else(|| {

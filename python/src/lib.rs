@@ -117,6 +117,7 @@ impl Codec {
                 rate,
                 effort: Effort::new(effort).map_err(raise)?,
                 max_pixels,
+                ideal_bits: false,
             };
             let encoder = Encoder::new(set.clone(), &device, request).map_err(raise)?;
             let decoder = Decoder::new(set, &device).with_max_pixels(max_pixels);

@@ -26,8 +26,10 @@ pub struct EncodeStats {
     /// The side latents' payload (part of `payload_bytes`; 0 without a hyperprior).
     pub side_bytes: usize,
     /// Information content of the latents (and side latents) under the model's own
-    /// floating-point entropy model: the size an ideal entropy coder would reach.
-    pub ideal_bits: f64,
+    /// floating-point entropy model: the size an ideal entropy coder would reach. Measured
+    /// only when asked for ([`Codec::with_ideal_bits`]): it runs the float entropy model once
+    /// more, about a tenth of an encode.
+    pub ideal_bits: Option<f64>,
     /// Information content under the integer tables the coder actually uses.
     pub table_bits: f64,
 }
@@ -60,6 +62,8 @@ pub struct Codec {
     refiner: Arc<OnceLock<Compressor>>,
     quality: f64,
     max_pixels: u64,
+    /// Whether [`EncodeStats::ideal_bits`] is measured.
+    ideal_bits: bool,
 }
 
 impl Codec {
@@ -79,6 +83,7 @@ impl Codec {
             refiner: Arc::default(),
             quality,
             max_pixels: MAX_PIXELS,
+            ideal_bits: false,
         })
     }
 
@@ -86,6 +91,13 @@ impl Codec {
     /// [`MAX_PIXELS`]); the decoder checks it against the header before allocating anything.
     pub fn with_max_pixels(mut self, max_pixels: u64) -> Codec {
         self.max_pixels = max_pixels;
+        self
+    }
+
+    /// Also measures each file's [`EncodeStats::ideal_bits`] (for `nic compare`'s coder
+    /// overhead), at the cost of one more pass of the floating-point entropy model.
+    pub fn with_ideal_bits(mut self, measure: bool) -> Codec {
+        self.ideal_bits = measure;
         self
     }
 
@@ -246,8 +258,8 @@ impl Codec {
         let grid = a.shapes.latents;
         let coded = self.latent_codec.encode(latents, grid)?;
         let ideal_bits = self
-            .latent_codec
-            .ideal_bits(&self.transforms, latents, grid);
+            .ideal_bits
+            .then(|| self.latent_codec.ideal_bits(&self.transforms, latents, grid));
         let payload_bytes = coded.payloads.iter().map(Vec::len).sum();
         let file = NicFile {
             model_id: self.model.id,
@@ -528,7 +540,7 @@ mod tests {
     }
 
     fn hyperprior_round_trip(arch: Architecture) {
-        let codec = codec_of(arch, 6);
+        let codec = codec_of(arch, 6).with_ideal_bits(true);
         assert_eq!(codec.quality_range(), (1.0, 3.0));
         let img = textured(150, 90); // latents 6×10, side latents 2×3
         let analyzed = codec.analyze(&img).unwrap();
@@ -553,7 +565,8 @@ mod tests {
             assert_eq!((out.width(), out.height()), (150, 90));
             // Loose: an untrained hyperprior predicts scales far off, so latents escape the
             // tables often, and an escape costs more than the Gaussian tail it stands for.
-            assert!((stats.table_bits - stats.ideal_bits).abs() < 0.1 * stats.ideal_bits + 64.0);
+            let ideal = stats.ideal_bits.expect("measured");
+            assert!((stats.table_bits - ideal).abs() < 0.1 * ideal + 64.0);
             sizes.push(stats.payload_bytes);
         }
         assert!(sizes[0] < sizes[2], "higher quality, more bytes: {sizes:?}");
@@ -624,7 +637,7 @@ mod tests {
             .sum::<f64>()
             / img.as_raw().len() as f64;
         let pixels = (img.width() * img.height()) as f64;
-        codec.lambda() * 255.0 * 255.0 * mse + stats.ideal_bits / pixels
+        codec.lambda() * 255.0 * 255.0 * mse + stats.ideal_bits.expect("measured") / pixels
     }
 
     #[test]
@@ -634,7 +647,7 @@ mod tests {
             (Architecture::TINY_HYPER, 2.5),
             (Architecture::TINY_MEAN_SCALE, 2.5),
         ] {
-            let codec = codec_of(arch, 7).with_quality(q).unwrap();
+            let codec = codec_of(arch, 7).with_ideal_bits(true).with_quality(q).unwrap();
             // 1,700 × 90 pixels: 107 × 6 latents, three tiles of the refinement side by side.
             for img in [textured(150, 90), textured(1700, 90)] {
                 let a = codec.analyze(&img).unwrap();

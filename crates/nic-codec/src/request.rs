@@ -55,6 +55,9 @@ pub struct EncodeRequest {
     pub effort: Effort,
     /// Pictures larger than this many pixels are refused (see [`MAX_PIXELS`]).
     pub max_pixels: u64,
+    /// Also measure the information content under the floating-point entropy model
+    /// ([`crate::EncodeStats::ideal_bits`]; slower).
+    pub ideal_bits: bool,
 }
 
 impl Default for EncodeRequest {
@@ -63,6 +66,7 @@ impl Default for EncodeRequest {
             rate: Rate::Default,
             effort: Effort::default(),
             max_pixels: MAX_PIXELS,
+            ideal_bits: false,
         }
     }
 }
@@ -113,7 +117,8 @@ impl Encoder {
         };
         let codec = set
             .load(quality, device)?
-            .with_max_pixels(request.max_pixels);
+            .with_max_pixels(request.max_pixels)
+            .with_ideal_bits(request.ideal_bits);
         Ok(Encoder {
             set,
             codec,

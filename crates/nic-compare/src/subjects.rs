@@ -87,6 +87,8 @@ impl Nic {
         let first = EncodeRequest {
             rate: Rate::Quality(qualities[0] as f64),
             effort,
+            // The coder overhead of the results is measured against it.
+            ideal_bits: true,
             ..EncodeRequest::default()
         };
         let base = Encoder::new(set, device, first)?;
@@ -168,7 +170,9 @@ impl Subject for Nic {
         let breakdown = RateBreakdown {
             container_bytes: stats.file_bytes - stats.payload_bytes,
             tensor_bytes,
-            ideal_bits: stats.ideal_bits,
+            ideal_bits: stats.ideal_bits.ok_or_else(|| {
+                CompareError::Invalid("the encoder did not measure the ideal bits".into())
+            })?,
         };
         Ok(Encoded {
             bytes,

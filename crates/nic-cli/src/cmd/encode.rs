@@ -190,6 +190,7 @@ fn encoder(a: &Args) -> Result<Encoder> {
         },
         effort: Effort::new(a.effort)?,
         max_pixels: a.common.max_pixels,
+        ideal_bits: false,
     };
     let device = super::open_device(a.common.device, a.common.quiet)?;
     Ok(Encoder::new(set, &device, request)?)

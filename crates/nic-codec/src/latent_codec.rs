@@ -3,6 +3,8 @@
 //! are shared, not copied) and its integer tables, so the kind of model is told apart once,
 //! when the codec is built.
 
+use std::sync::Mutex;
+
 use nic_entropy::LatentCoder;
 use nic_hyper::{Network, ScaleIndex};
 use nic_model::{
@@ -38,6 +40,10 @@ pub(crate) struct ScaleHyperprior {
     hyperprior: Hyperprior,
     side_channels: usize,
     means: bool,
+    /// The prediction the mean-scale encoder made for the means, kept for the tables of the
+    /// `encode` that follows, so that one picture runs the integer hyper-synthesis once (it
+    /// was a quarter of an encode): the side latents and shape it was made for, and it.
+    pending: Mutex<Option<(Vec<i32>, Grid, Predicted)>>,
 }
 
 /// What the integer hyper-synthesis gives the coder for every latent.
@@ -101,6 +107,7 @@ impl LatentCodec {
                     hyperprior: hp.clone(),
                     side_channels: arch.hyper_channels,
                     means: arch.has_means(),
+                    pending: Mutex::new(None),
                 })
             }
         })
@@ -130,9 +137,14 @@ impl LatentCodec {
         let z = z.map_or_else(Vec::new, to_integers);
         if let LatentCodec::ScaleHyperprior(h) = self
             && h.means
-            && let Some(means) = h.predict(&z, latents)?.means
         {
-            gained.iter_mut().zip(&means).for_each(|(y, mu)| *y -= mu);
+            let predicted = h.predict(&z, latents)?;
+            if let Some(means) = &predicted.means {
+                gained.iter_mut().zip(means).for_each(|(y, mu)| *y -= mu);
+            }
+            if let Ok(mut pending) = h.pending.lock() {
+                *pending = Some((z.clone(), latents, predicted));
+            }
         }
         Ok(Latents {
             y: to_integers(gained),
@@ -171,7 +183,7 @@ impl LatentCodec {
             }),
             LatentCodec::ScaleHyperprior(h) => {
                 let side = latents.side_latents(h.side_channels);
-                let indices = h.predict(&l.z, latents)?.tables;
+                let indices = h.predict_pending(&l.z, latents)?.tables;
                 let z_bytes = h.side.encode(&l.z, side.plane()).map_err(model)?;
                 let y_bytes = h.latents.encode_indexed(&l.y, &indices).map_err(model)?;
                 Ok(Coded {
@@ -239,6 +251,16 @@ impl LatentCodec {
 }
 
 impl ScaleHyperprior {
+    /// [`ScaleHyperprior::predict`], taking the pending prediction if it was made for these
+    /// side latents (another picture may have come between, on another thread: then anew).
+    fn predict_pending(&self, z: &[i32], latents: Grid) -> Result<Predicted, CodecError> {
+        let pending = self.pending.lock().ok().and_then(|mut p| p.take());
+        match pending {
+            Some((pz, grid, predicted)) if grid == latents && pz == z => Ok(predicted),
+            _ => self.predict(z, latents),
+        }
+    }
+
     /// The table (and, in the mean-scale form, the mean) of every latent of `latents`, from
     /// the side latents, in integer arithmetic only: the encoder and the decoder get the same
     /// on any machine.

@@ -257,9 +257,10 @@ impl Codec {
     ) -> Result<(Vec<u8>, EncodeStats), CodecError> {
         let grid = a.shapes.latents;
         let coded = self.latent_codec.encode(latents, grid)?;
-        let ideal_bits = self
-            .ideal_bits
-            .then(|| self.latent_codec.ideal_bits(&self.transforms, latents, grid));
+        let ideal_bits = self.ideal_bits.then(|| {
+            self.latent_codec
+                .ideal_bits(&self.transforms, latents, grid)
+        });
         let payload_bytes = coded.payloads.iter().map(Vec::len).sum();
         let file = NicFile {
             model_id: self.model.id,
@@ -647,7 +648,10 @@ mod tests {
             (Architecture::TINY_HYPER, 2.5),
             (Architecture::TINY_MEAN_SCALE, 2.5),
         ] {
-            let codec = codec_of(arch, 7).with_ideal_bits(true).with_quality(q).unwrap();
+            let codec = codec_of(arch, 7)
+                .with_ideal_bits(true)
+                .with_quality(q)
+                .unwrap();
             // 1,700 × 90 pixels: 107 × 6 latents, three tiles of the refinement side by side.
             for img in [textured(150, 90), textured(1700, 90)] {
                 let a = codec.analyze(&img).unwrap();

@@ -131,7 +131,11 @@ impl Subject for Nic {
             if arch.has_hyperprior() {
                 format!(
                     "{} hyperprior with {} side channels",
-                    if arch.has_means() { "mean-scale" } else { "scale" },
+                    if arch.has_means() {
+                        "mean-scale"
+                    } else {
+                        "scale"
+                    },
                     arch.hyper_channels
                 )
             } else {

@@ -235,7 +235,10 @@ impl Partial {
             .iter_mut()
             .zip(&other.gamma)
             .for_each(|(a, b)| *a += b);
-        self.beta.iter_mut().zip(&other.beta).for_each(|(a, b)| *a += b);
+        self.beta
+            .iter_mut()
+            .zip(&other.beta)
+            .for_each(|(a, b)| *a += b);
         self
     }
 }
@@ -389,14 +392,17 @@ impl Backward<Flex, 3> for GdnBackward {
 type AdTensor = FloatTensor<Autodiff<Flex>>;
 
 fn forward_autodiff(x: AdTensor, beta: AdTensor, gamma: AdTensor, inverse: bool) -> AdTensor {
-    let node = GdnBackward { inverse }.prepare::<NoCheckpointing>([
-        x.node(),
-        beta.node(),
-        gamma.node(),
-    ]);
+    let node =
+        GdnBackward { inverse }.prepare::<NoCheckpointing>([x.node(), beta.node(), gamma.node()]);
     match node.compute_bound().stateful() {
         OpsKind::Tracked(prep) => {
-            let (y, s) = forward(x.primitive(), beta.primitive(), gamma.primitive(), inverse, true);
+            let (y, s) = forward(
+                x.primitive(),
+                beta.primitive(),
+                gamma.primitive(),
+                inverse,
+                true,
+            );
             let state = (
                 x.primitive().clone(),
                 s.expect("kept"),
@@ -405,7 +411,13 @@ fn forward_autodiff(x: AdTensor, beta: AdTensor, gamma: AdTensor, inverse: bool)
             prep.finish(state, y)
         }
         OpsKind::UnTracked(prep) => {
-            let (y, _) = forward(x.primitive(), beta.primitive(), gamma.primitive(), inverse, false);
+            let (y, _) = forward(
+                x.primitive(),
+                beta.primitive(),
+                gamma.primitive(),
+                inverse,
+                false,
+            );
             prep.finish(y)
         }
     }

@@ -232,8 +232,7 @@ impl Layer {
         );
         let mut dx = want_input.then(|| vec![0.0; self.batch * self.small_image()]);
         let mut dwt = want_weight.then(|| vec![0.0; self.weight_len()]);
-        let (mut cols, mut wide, mut product) =
-            (Scratch::take(), Scratch::take(), Scratch::take());
+        let (mut cols, mut wide, mut product) = (Scratch::take(), Scratch::take(), Scratch::take());
         let w = View::new(weight, cs, rows);
         for c in self.chunks() {
             let n = c.images * c.band.len() * ws;

@@ -34,8 +34,8 @@ mod geometry;
 mod im2col;
 mod layer;
 mod matmul;
-mod scratch;
 pub mod nn;
+mod scratch;
 
 use std::sync::OnceLock;
 

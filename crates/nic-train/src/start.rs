@@ -59,7 +59,13 @@ pub(crate) fn start_or_resume(
                 .load_any_record(saved.compressor.with_zero_means().into_record())
                 .map_err(invalid)?;
             gains_loaded = saved.info.lambdas == opts.lambdas;
-        } else if from.has_means() && from == (Architecture { means: true, ..arch }) {
+        } else if from.has_means()
+            && from
+                == (Architecture {
+                    means: true,
+                    ..arch
+                })
+        {
             // Fine-tuning a mean-scale model without --means would keep only its transforms
             // and start the hyperprior afresh: almost never what was meant.
             return Err(TrainError::Invalid(format!(

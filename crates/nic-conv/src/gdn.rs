@@ -259,22 +259,15 @@ fn backward(
     let image = |b: usize, dx: Option<&mut [f32]>, mut acc: Partial| {
         let range = b * p.image()..(b + 1) * p.image();
         let (x, s, g) = (&xv[range.clone()], &sv[range.clone()], &gv[range]);
+        let chunk = p.plane * rows;
         let mut t = vec![0.0f32; p.image()];
-        t.par_chunks_mut(p.plane * rows)
-            .zip(x.par_chunks(p.plane * rows))
-            .zip(s.par_chunks(p.plane * rows))
-            .zip(g.par_chunks(p.plane * rows))
-            .for_each(|(((t, x), s), g)| {
-                vectorized(|| {
-                    for (((t, &x), &s), &g) in t.iter_mut().zip(x).zip(s).zip(g) {
-                        *t = if inverse {
-                            0.5 * g * x / s
-                        } else {
-                            -0.5 * g * x * s * s * s
-                        };
-                    }
-                })
+        if inverse {
+            zip_apply(&mut t, x, s, g, chunk, |t, x, s, g| *t = 0.5 * g * x / s);
+        } else {
+            zip_apply(&mut t, x, s, g, chunk, |t, x, s, g| {
+                *t = -0.5 * g * x * s * s * s
             });
+        }
         if let Some(dx) = dx {
             // Γᵀt into dx, then dx = g·s + 2·x·(Γᵀt) in place.
             matmul(
@@ -284,17 +277,7 @@ fn backward(
                 View::new(&t, c, p.plane),
                 false,
             );
-            dx.par_chunks_mut(p.plane * rows)
-                .zip(x.par_chunks(p.plane * rows))
-                .zip(s.par_chunks(p.plane * rows))
-                .zip(g.par_chunks(p.plane * rows))
-                .for_each(|(((d, x), s), g)| {
-                    vectorized(|| {
-                        for (((d, &x), &s), &g) in d.iter_mut().zip(x).zip(s).zip(g) {
-                            *d = g * s + 2.0 * x * *d;
-                        }
-                    })
-                });
+            zip_apply(dx, x, s, g, chunk, |d, x, s, g| *d = g * s + 2.0 * x * *d);
         }
         if want.gamma {
             square_bands(x, p, |start, len, squares| {
@@ -359,6 +342,29 @@ unsafe fn avx512(f: impl FnOnce()) {
 #[target_feature(enable = "avx2")]
 unsafe fn avx2(f: impl FnOnce()) {
     f()
+}
+
+/// `f(out, x, s, g)` for every element of four equal-length slices, in parallel tasks of
+/// `chunk` values, vectorized.
+fn zip_apply(
+    out: &mut [f32],
+    x: &[f32],
+    s: &[f32],
+    g: &[f32],
+    chunk: usize,
+    f: impl Fn(&mut f32, f32, f32, f32) + Sync,
+) {
+    out.par_chunks_mut(chunk)
+        .zip(x.par_chunks(chunk))
+        .zip(s.par_chunks(chunk))
+        .zip(g.par_chunks(chunk))
+        .for_each(|(((out, x), s), g)| {
+            vectorized(|| {
+                for (((o, &x), &s), &g) in out.iter_mut().zip(x).zip(s).zip(g) {
+                    f(o, x, s, g);
+                }
+            })
+        });
 }
 
 /// The autodiff node; parents x, β, Γ.

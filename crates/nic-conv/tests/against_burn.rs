@@ -5,12 +5,14 @@
 //! Tolerance: every value within 1e-4 of the largest magnitude of the reference tensor
 //! (outputs and gradients are f32 sums of up to some 10⁵ products, summed in another order).
 
+mod common;
+
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-const TOLERANCE: f32 = 1e-4;
+use common::{assert_close, values};
 
 #[derive(Debug, Clone, Copy)]
 struct Case {
@@ -31,24 +33,6 @@ fn random(rng: &mut StdRng, shape: &[usize], device: &Device) -> Tensor<1> {
     let n: usize = shape.iter().product();
     let v: Vec<f32> = (0..n).map(|_| rng.random_range(-1.0..1.0)).collect();
     Tensor::<1>::from_data(TensorData::new(v, [n]), device)
-}
-
-fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data().try_into_vec::<f32>().unwrap()
-}
-
-fn assert_close(what: &str, case: &Case, got: Vec<f32>, want: Vec<f32>) {
-    assert_eq!(got.len(), want.len(), "{what} size, {case:?}");
-    let scale = want.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-6);
-    let worst = got
-        .iter()
-        .zip(&want)
-        .map(|(g, w)| (g - w).abs())
-        .fold(0f32, f32::max);
-    assert!(
-        worst <= TOLERANCE * scale,
-        "{what}: off by {worst} of {scale}, {case:?}"
-    );
 }
 
 /// Output and the gradients of x, weight and bias for a random linear loss, either through

@@ -6,11 +6,13 @@
 //! Tolerance: every value within 1e-4 of the largest magnitude of the reference tensor (sums
 //! of up to 96 products per norm, and of up to 10⁵ per parameter gradient, in another order).
 
+mod common;
+
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-const TOLERANCE: f32 = 1e-4;
+use common::{assert_close, values};
 
 #[derive(Debug, Clone, Copy)]
 struct Case {
@@ -22,24 +24,6 @@ struct Case {
 
 fn tensor<const D: usize>(v: Vec<f32>, shape: [usize; D], device: &Device) -> Tensor<D> {
     Tensor::from_data(TensorData::new(v, shape), device)
-}
-
-fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data().try_into_vec::<f32>().unwrap()
-}
-
-fn assert_close(what: &str, case: &Case, got: Vec<f32>, want: Vec<f32>) {
-    assert_eq!(got.len(), want.len(), "{what} size, {case:?}");
-    let scale = want.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-6);
-    let worst = got
-        .iter()
-        .zip(&want)
-        .map(|(g, w)| (g - w).abs())
-        .fold(0f32, f32::max);
-    assert!(
-        worst <= TOLERANCE * scale,
-        "{what}: off by {worst} of {scale}, {case:?}"
-    );
 }
 
 /// Random inputs as a trained GDN sees them: x of either sign, β in [0.1, 1.1], Γ ≥ 0 with a

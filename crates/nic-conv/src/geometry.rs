@@ -87,6 +87,14 @@ impl Geometry {
         self.small[0] * self.small[1]
     }
 
+    /// The big image's lines that the patch rows `band` touch (read by im2col, written by
+    /// col2im).
+    pub fn lines(&self, band: Range<usize>) -> Range<usize> {
+        let [s, p, k] = [self.stride[0], self.pad[0], self.kernel[0]];
+        (band.start * s).saturating_sub(p)
+            ..(band.end * s + k).saturating_sub(p + s).min(self.big[0])
+    }
+
     /// The patch positions along `axis` (0 rows, 1 columns) whose kernel offset `tap` falls
     /// inside the big image: `o` with `0 ≤ o·stride + tap − pad < big`. Computed once per row
     /// so the copy loops have no bounds tests.
@@ -120,6 +128,25 @@ mod tests {
         let t = Geometry::transposed([16, 7], [5, 5], [2, 2], [2, 2], [1, 1]).unwrap();
         assert_eq!(t.big, [32, 14]);
         assert!(Geometry::conv([2, 2], [5, 5], [1, 1], [(0, 0), (0, 0)]).is_none());
+    }
+
+    #[test]
+    fn lines_are_exactly_those_a_band_touches() {
+        for (big, k, s, p) in [(9, 5, 2, 2), (16, 3, 1, 1), (8, 5, 2, 0), (3, 5, 2, 2)] {
+            let g = Geometry::conv([big, 4], [k, 1], [s, 1], [(p, p), (0, 0)]).unwrap();
+            for start in 0..g.small[0] {
+                for end in start + 1..=g.small[0] {
+                    let touched: Vec<usize> = (start..end)
+                        .flat_map(|oy| (0..k).map(move |i| (oy * s + i) as isize - p as isize))
+                        .filter(|&y| y >= 0 && y < big as isize)
+                        .map(|y| y as usize)
+                        .collect();
+                    let lo = *touched.iter().min().unwrap();
+                    let hi = *touched.iter().max().unwrap() + 1;
+                    assert_eq!(g.lines(start..end), lo..hi, "{g:?} {start}..{end}");
+                }
+            }
+        }
     }
 
     #[test]

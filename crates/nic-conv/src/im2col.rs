@@ -40,8 +40,7 @@ pub fn im2col(
     // The image lines the band reads; with a column stride above 1, each split into `sw` phase
     // lines (pixel x at phase x mod sw, position x / sw), so that every tap copies a
     // contiguous run instead of gathering every sw-th value once per tap.
-    let lines = (band.start * g.stride[0]).saturating_sub(g.pad[0])
-        ..((band.end * g.stride[0] + kh).saturating_sub(g.pad[0] + g.stride[0])).min(g.big[0]);
+    let lines = g.lines(band.clone());
     let phase_len = bw.div_ceil(sw);
     let split = (sw > 1).then(|| split_phases(img, channels * images, g, lines.clone(), sw));
     cols.par_chunks_mut(row_len)
@@ -130,12 +129,16 @@ pub fn col2im(
         return;
     }
     let [kh, kw] = g.kernel;
-    let [bh, bw] = g.big;
+    let bw = g.big[1];
     let [sw, pw] = [g.stride[1], g.pad[1]];
     let ws = g.small[1];
-    // Phase planes: `sw` of them, `bh` lines of `phase_len` (the plane itself when sw = 1).
+    // The lines the band writes to; with sw > 1 gathered in `sw` phase planes of those lines,
+    // `phase_len` values each (the plane itself when sw = 1). Only the band's lines: a large
+    // picture goes through in many bands, and each would otherwise split the whole plane.
+    let lines = g.lines(band.clone());
     let phase_len = bw.div_ceil(sw);
-    let phase_plane = bh * phase_len;
+    let phase_plane = lines.len() * phase_len;
+    let base = if sw > 1 { lines.start } else { 0 };
     // Per tap j: the patch columns inside the image, and where their run starts in a line of
     // its phase plane.
     let taps: Vec<(Range<usize>, usize)> = (0..kw)
@@ -166,7 +169,7 @@ pub fn col2im(
                     for oy in rows.clone() {
                         let y = oy * g.stride[0] + i - g.pad[0];
                         let src = &row[(oy - band.start) * ws..][across.clone()];
-                        let out = &mut sums[y * phase_len + start..][..src.len()];
+                        let out = &mut sums[(y - base) * phase_len + start..][..src.len()];
                         for (o, v) in out.iter_mut().zip(src) {
                             *o += *v;
                         }
@@ -174,9 +177,10 @@ pub fn col2im(
                 }
             }
             if sw > 1 {
-                for (y, line) in dst.chunks_exact_mut(bw).enumerate() {
+                for (n, y) in lines.clone().enumerate() {
+                    let line = &mut dst[y * bw..][..bw];
                     for (r, phase) in split.chunks_exact(phase_plane).enumerate() {
-                        let phase = &phase[y * phase_len..][..phase_len];
+                        let phase = &phase[n * phase_len..][..phase_len];
                         for (v, p) in line.iter_mut().skip(r).step_by(sw).zip(phase) {
                             *v += *p;
                         }

@@ -67,6 +67,82 @@ pub struct Layer {
     weights: Vec<i32>,
     /// `ACTIVATION_BITS + WEIGHT_BITS` fraction bits.
     bias: Vec<i64>,
+    /// The weights as the left operand of the layer's matrix product, in `f64`: see
+    /// [`Exact`].
+    exact: Exact,
+}
+
+/// The weights as a `f64` matrix for [`gemm`]: `[output][input·k·k]` for a convolution,
+/// `[output·k·k][input]` for a transposed one (whose product is then scattered onto the
+/// output, as col2im does). Integers below 2^53 are exact in `f64`, and so is every sum of
+/// them that stays below 2^53: when the largest input times the largest `Σ|w|` of an output
+/// ([`Exact::abs_sum`]) is below 2^53, no product and no partial sum in any order can leave
+/// that range, so a floating-point matrix product gives the integer sums bit for bit — at the
+/// speed of an optimized `f64` product instead of one-at-a-time `i64` multiply-adds. Inputs
+/// outside that bound (a hostile file's) take the `i64` path; both give the same bits.
+#[derive(Debug, Clone)]
+struct Exact {
+    weights: Vec<f64>,
+    /// The largest sum of |weight| over one output's terms (at most 2^14 · 2^24).
+    abs_sum: u64,
+}
+
+impl PartialEq for Exact {
+    fn eq(&self, other: &Exact) -> bool {
+        // Both come from the same integer weights (no NaN), so equality of the matrices is
+        // an equivalence.
+        self.abs_sum == other.abs_sum && self.weights == other.weights
+    }
+}
+
+impl Eq for Exact {}
+
+/// The bound below which the `f64` product is exact.
+const EXACT_F64: u128 = 1 << 53;
+
+impl Exact {
+    fn new(shape: &Shape, weights: &[i32]) -> Exact {
+        let Shape {
+            inputs,
+            outputs,
+            kernel: k,
+            ..
+        } = *shape;
+        let taps = k * k;
+        let mut matrix = Vec::with_capacity(weights.len());
+        let mut sums = vec![0u64; outputs];
+        match shape.kind {
+            Kind::Conv => {
+                matrix.extend(weights.iter().map(|&w| w as f64));
+                for (o, sum) in sums.iter_mut().enumerate() {
+                    *sum = weights[o * inputs * taps..][..inputs * taps]
+                        .iter()
+                        .map(|w| w.unsigned_abs() as u64)
+                        .sum();
+                }
+            }
+            Kind::Transposed => {
+                for o in 0..outputs {
+                    for t in 0..taps {
+                        for i in 0..inputs {
+                            let w = weights[(i * outputs + o) * taps + t];
+                            matrix.push(w as f64);
+                            sums[o] += w.unsigned_abs() as u64;
+                        }
+                    }
+                }
+            }
+        }
+        Exact {
+            weights: matrix,
+            abs_sum: sums.into_iter().max().unwrap_or(0),
+        }
+    }
+
+    /// Whether the `f64` product is exact for inputs of magnitude at most `max_input`.
+    fn holds(&self, max_input: u64) -> bool {
+        (max_input as u128) * (self.abs_sum as u128) < EXACT_F64
+    }
 }
 
 impl Layer {
@@ -112,6 +188,7 @@ impl Layer {
         Ok(Layer {
             shape,
             rectified: outputs,
+            exact: Exact::new(&shape, &weights),
             weights,
             bias,
         })
@@ -137,11 +214,17 @@ impl Layer {
     }
 
     fn forward(&self, x: &Planes) -> Result<Planes, HyperError> {
-        self.forward_in_bands(x, PATCH_BUDGET)
+        self.forward_in_bands(x, PATCH_BUDGET, true)
     }
 
-    /// [`Layer::forward`] with convolution patch matrices of at most about `budget` values.
-    fn forward_in_bands(&self, x: &Planes, budget: usize) -> Result<Planes, HyperError> {
+    /// [`Layer::forward`] with patch matrices of at most about `budget` values, through the
+    /// `f64` products where they are exact if `fast` (else always in `i64`).
+    fn forward_in_bands(
+        &self,
+        x: &Planes,
+        budget: usize,
+        fast: bool,
+    ) -> Result<Planes, HyperError> {
         if x.channels != self.shape.inputs || x.height == 0 || x.width == 0 {
             return Err(HyperError::Invalid(format!(
                 "{} input channels for a layer of {}",
@@ -153,7 +236,10 @@ impl Layer {
             _ => return Err(HyperError::Invalid("input too small".into())),
         };
         let outputs = self.shape.outputs;
+        let max_input = x.data.iter().map(|v| v.unsigned_abs()).max().unwrap_or(0);
+        let exact = fast && self.exact.holds(max_input as u64);
         let data = match self.shape.kind {
+            Kind::Transposed if exact => self.transposed_f64(x, oh, ow, budget),
             Kind::Transposed => {
                 let planes: Vec<Vec<i32>> = (0..outputs)
                     .into_par_iter()
@@ -169,7 +255,20 @@ impl Layer {
                 let mut data = vec![0; outputs * oh * ow];
                 for top in (0..oh).step_by(band) {
                     let rows = top..(top + band).min(oh);
-                    let patches = self.patches(x, rows.clone(), ow);
+                    if exact {
+                        let n = rows.len() * ow;
+                        let patches: Vec<f64> = self.patches(x, rows.clone(), ow);
+                        let mut sums = vec![0.0; outputs * n];
+                        product(&mut sums, &self.exact.weights, outputs, taps, &patches, n);
+                        for (o, plane) in sums.chunks(n).enumerate() {
+                            let dst = &mut data[(o * oh + top) * ow..][..n];
+                            for (d, &v) in dst.iter_mut().zip(plane) {
+                                *d = self.finish(o, v as i64 + self.bias[o]);
+                            }
+                        }
+                        continue;
+                    }
+                    let patches: Vec<i32> = self.patches(x, rows.clone(), ow);
                     let planes: Vec<Vec<i32>> = (0..outputs)
                         .into_par_iter()
                         .map(|o| self.output_plane(x, &patches, o, rows.len(), ow))
@@ -192,7 +291,12 @@ impl Layer {
     /// A convolution's input for output rows `rows` as a matrix: row `(i·k + ky)·k + kx` holds,
     /// for every output position `(oy, ox)`, input `i` at `(oy·s + ky − p, ox·s + kx − p)`
     /// (zero outside).
-    fn patches(&self, x: &Planes, rows: std::ops::Range<usize>, ow: usize) -> Vec<i32> {
+    fn patches<T: From<i32> + Copy + Default + Send + Sync>(
+        &self,
+        x: &Planes,
+        rows: std::ops::Range<usize>,
+        ow: usize,
+    ) -> Vec<T> {
         let Shape {
             inputs,
             kernel: k,
@@ -202,7 +306,7 @@ impl Layer {
         let p = self.shape.padding as isize;
         let (h, w) = (x.height, x.width);
         let n = rows.len() * ow;
-        let mut cols = vec![0i32; inputs * k * k * n];
+        let mut cols = vec![T::default(); inputs * k * k * n];
         cols.par_chunks_mut(n).enumerate().for_each(|(r, row)| {
             let (i, ky, kx) = (r / (k * k), r / k % k, r % k);
             let input = &x.data[i * h * w..][..h * w];
@@ -217,7 +321,7 @@ impl Layer {
                 let line = &input[iy * w + first..];
                 let out = &mut row[(oy - rows.start) * ow..][xs.clone()];
                 for (o, v) in out.iter_mut().zip(line.iter().step_by(s)) {
-                    *o = *v;
+                    *o = T::from(*v);
                 }
             }
         });
@@ -340,10 +444,84 @@ impl Layer {
                 }
             }
         }
+        acc.into_iter().map(|a| self.finish(o, a)).collect()
+    }
+
+    /// Output `o`'s value from its exact sum with the bias: rescaled (rounding half up),
+    /// then through ReLU, or clamped to ±2^24 for a linear output.
+    #[inline(always)]
+    fn finish(&self, o: usize, sum: i64) -> i32 {
         let half = 1i64 << (WEIGHT_BITS - 1);
-        let floor = self.floor(o);
-        acc.into_iter()
-            .map(|a| ((a + half) >> WEIGHT_BITS).clamp(floor, MAX_ACTIVATION) as i32)
+        ((sum + half) >> WEIGHT_BITS).clamp(self.floor(o), MAX_ACTIVATION) as i32
+    }
+
+    /// A transposed layer's output through one `f64` product per band of input rows (exact
+    /// under [`Exact::holds`]): `cols[(o, ky, kx)][pixel] = Σᵢ w · x`, then every tap's row
+    /// added onto the output pixels it reaches, as [`Layer::output_plane_any`] does.
+    fn transposed_f64(&self, x: &Planes, oh: usize, ow: usize, budget: usize) -> Vec<i32> {
+        let Shape {
+            inputs,
+            outputs,
+            kernel: k,
+            stride: s,
+            ..
+        } = self.shape;
+        let p = self.shape.padding as isize;
+        let (h, w) = (x.height, x.width);
+        let band = (budget / (outputs * k * k * w)).max(1);
+        let mut acc = vec![0.0f64; outputs * oh * ow];
+        for top in (0..h).step_by(band) {
+            let lines = top..(top + band).min(h);
+            let n = lines.len() * w;
+            // The band of every input plane, side by side: `[input][line][column]`.
+            let mut input = vec![0.0f64; inputs * n];
+            input.par_chunks_mut(n).enumerate().for_each(|(i, row)| {
+                let src = &x.data[(i * h + top) * w..][..n];
+                for (d, &v) in row.iter_mut().zip(src) {
+                    *d = v as f64;
+                }
+            });
+            let mut cols = vec![0.0f64; outputs * k * k * n];
+            product(
+                &mut cols,
+                &self.exact.weights,
+                outputs * k * k,
+                inputs,
+                &input,
+                n,
+            );
+            acc.par_chunks_mut(oh * ow)
+                .enumerate()
+                .for_each(|(o, plane)| {
+                    for ky in 0..k {
+                        let rows = valid(h, s, ky as isize - p, oh);
+                        let rows = rows.start.max(lines.start)..rows.end.min(lines.end);
+                        for kx in 0..k {
+                            let across = valid(w, s, kx as isize - p, ow);
+                            if rows.is_empty() || across.is_empty() {
+                                continue;
+                            }
+                            let tap = &cols[((o * k + ky) * k + kx) * n..][..n];
+                            let first = ((across.start * s) as isize + kx as isize - p) as usize;
+                            for iy in rows.clone() {
+                                let oy = ((iy * s) as isize + ky as isize - p) as usize;
+                                let out = plane[oy * ow + first..].iter_mut().step_by(s);
+                                let line = &tap[(iy - top) * w..][across.clone()];
+                                for (a, v) in out.zip(line) {
+                                    *a += *v;
+                                }
+                            }
+                        }
+                    }
+                });
+        }
+        acc.par_chunks(oh * ow)
+            .enumerate()
+            .flat_map_iter(|(o, plane)| {
+                plane
+                    .iter()
+                    .map(move |&v| self.finish(o, v as i64 + self.bias[o]))
+            })
             .collect()
     }
 
@@ -363,6 +541,52 @@ impl Layer {
 fn accumulate(out: &mut [i64], input: &[i32], w: i32) {
     for (o, &v) in out.iter_mut().zip(input) {
         *o += v as i64 * w as i64;
+    }
+}
+
+/// `dst = a · b` for row-major `a` (`m × k`) and `b` (`k × n`), in `f64`, through the
+/// optimized matrix product burn's CPU backend uses too.
+fn product(dst: &mut [f64], a: &[f64], m: usize, k: usize, b: &[f64], n: usize) {
+    assert!(
+        a.len() == m * k && b.len() == k * n && dst.len() == m * n,
+        "product shapes"
+    );
+    if m * n == 0 {
+        return;
+    }
+    if k == 0 {
+        dst.fill(0.0);
+        return;
+    }
+    let parallelism = if m * n * k >= 1 << 20 && rayon::current_num_threads() > 1 {
+        gemm::Parallelism::Rayon(0)
+    } else {
+        gemm::Parallelism::None
+    };
+    // SAFETY: the three slices hold exactly the row-major matrices described (checked above),
+    // and `dst`, a unique borrow, cannot alias `a` or `b`.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            false,
+            a.as_ptr(),
+            1,
+            k as isize,
+            b.as_ptr(),
+            1,
+            n as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism,
+        );
     }
 }
 
@@ -590,9 +814,15 @@ mod tests {
                 want,
                 "{shape:?} on {h}×{w}"
             );
-            // Convolutions in bands of one output row give the same bits.
-            let banded = l.forward_in_bands(&planes, 1).unwrap();
-            assert_eq!(banded.data, want, "{shape:?} on {h}×{w}, banded");
+            // So do the i64 path, and both in bands of one row.
+            assert!(
+                l.exact.holds(40 << ACTIVATION_BITS),
+                "the f64 path is tested"
+            );
+            for (budget, fast) in [(PATCH_BUDGET, false), (1, true), (1, false)] {
+                let banded = l.forward_in_bands(&planes, budget, fast).unwrap();
+                assert_eq!(banded.data, want, "{shape:?} on {h}×{w}, {budget} {fast}");
+            }
         }
     }
 

@@ -432,14 +432,15 @@ impl Layer {
                                 accumulate(&mut sum, &x.data[i * h * w..][..h * w], wv);
                             }
                         }
-                        let first = ((cols.start * s) as isize + kx as isize - p) as usize;
-                        for iy in rows.clone() {
-                            let oy = ((iy * s) as isize + ky as isize - p) as usize;
-                            let out = acc[oy * ow + first..].iter_mut().step_by(s);
-                            for (a, v) in out.zip(&sum[iy * w..][cols.clone()]) {
-                                *a += *v;
-                            }
-                        }
+                        let tap = Tap {
+                            ky,
+                            kx,
+                            s,
+                            p,
+                            w,
+                            ow,
+                        };
+                        tap.add(&mut acc, &sum, 0, rows.clone(), cols);
                     }
                 }
             }
@@ -501,16 +502,16 @@ impl Layer {
                             if rows.is_empty() || across.is_empty() {
                                 continue;
                             }
-                            let tap = &cols[((o * k + ky) * k + kx) * n..][..n];
-                            let first = ((across.start * s) as isize + kx as isize - p) as usize;
-                            for iy in rows.clone() {
-                                let oy = ((iy * s) as isize + ky as isize - p) as usize;
-                                let out = plane[oy * ow + first..].iter_mut().step_by(s);
-                                let line = &tap[(iy - top) * w..][across.clone()];
-                                for (a, v) in out.zip(line) {
-                                    *a += *v;
-                                }
-                            }
+                            let sums = &cols[((o * k + ky) * k + kx) * n..][..n];
+                            let tap = Tap {
+                                ky,
+                                kx,
+                                s,
+                                p,
+                                w,
+                                ow,
+                            };
+                            tap.add(plane, sums, top, rows.clone(), across);
                         }
                     }
                 });
@@ -531,6 +532,48 @@ impl Layer {
             0
         } else {
             -MAX_ACTIVATION
+        }
+    }
+}
+
+/// Kernel tap `(ky, kx)` of a transposed layer of stride `s` and padding `p`, between input
+/// lines of `w` values and output lines of `ow`.
+struct Tap {
+    ky: usize,
+    kx: usize,
+    s: usize,
+    p: isize,
+    w: usize,
+    ow: usize,
+}
+
+impl Tap {
+    /// `plane[iy·s + ky − p][ix·s + kx − p] += sums[iy − top][ix]` for the input pixels `rows ×
+    /// across` (inside the output, from [`valid`]): the tap's sums over the input channels
+    /// added onto the output pixels it reaches, for either path's accumulator type.
+    fn add<T: Copy + std::ops::AddAssign>(
+        &self,
+        plane: &mut [T],
+        sums: &[T],
+        top: usize,
+        rows: std::ops::Range<usize>,
+        across: std::ops::Range<usize>,
+    ) {
+        let Tap {
+            ky,
+            kx,
+            s,
+            p,
+            w,
+            ow,
+        } = *self;
+        let first = ((across.start * s) as isize + kx as isize - p) as usize;
+        for iy in rows {
+            let oy = ((iy * s) as isize + ky as isize - p) as usize;
+            let out = plane[oy * ow + first..].iter_mut().step_by(s);
+            for (a, v) in out.zip(&sums[(iy - top) * w..][across.clone()]) {
+                *a += *v;
+            }
         }
     }
 }

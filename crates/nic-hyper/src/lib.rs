@@ -12,8 +12,8 @@
 //! arithmetic, so that step is deterministic too).
 //!
 //! The sums run as `f64` matrix products wherever a layer's bound proves them exact (integers
-//! below 2^53, checked per layer against the largest input: always, for a trained model and a
-//! real file), else in `i64`; the two give the same bits, so this is a matter of speed only.
+//! below 2^53, checked per layer against the largest input), else in `i64`; the two give the
+//! same bits, so this is a matter of speed only.
 
 mod layer;
 mod scales;

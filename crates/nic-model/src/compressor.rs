@@ -1,7 +1,7 @@
 //! The whole autoencoder with its entropy model and optional gain units, and the
 //! rate–distortion objective.
 
-use burn::module::Module;
+use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::{Analysis, Architecture, FactorizedPrior, Gains, Hyperprior, Synthesis};
@@ -116,6 +116,17 @@ pub struct Targets<'a> {
     pub lambdas: &'a [f64],
 }
 
+/// Draws every parameter's initial values. burn draws them lazily, at a parameter's first use,
+/// from the random state as it is then: the seed a caller set would not decide the weights
+/// whenever anything else (another test, on another thread) draws in between.
+struct DrawNow;
+
+impl ModuleVisitor for DrawNow {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        param.val();
+    }
+}
+
 /// Which latents a tensor of training noise is for (see [`Compressor::rd_train`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NoiseFor {
@@ -124,16 +135,19 @@ pub enum NoiseFor {
 }
 
 impl Compressor {
+    /// A model with fresh weights, all drawn now from `device`'s random state.
     pub fn new(arch: &Architecture, device: &Device) -> Self {
         let levels = arch.rate_levels;
-        Compressor {
+        let model = Compressor {
             analysis: Analysis::new(arch, device),
             synthesis: Synthesis::new(arch, device),
             entropy: EntropyModel::new(arch, device),
             gains: arch
                 .is_variable_rate()
                 .then(|| Gains::new(&vec![1.0; levels], 1.0, arch.latent_channels, device)),
-        }
+        };
+        model.visit(&mut DrawNow);
+        model
     }
 
     /// Training objective. Rounding has no useful gradient, so the rate is computed on latents
@@ -306,5 +320,29 @@ mod tests {
             let side = e.side_bpp.into_scalar::<f32>();
             assert_eq!(side > 0.0, arch.has_hyperprior(), "{arch:?}: side {side}");
         }
+    }
+
+    #[test]
+    fn the_seed_alone_decides_a_new_models_weights() {
+        let device = Device::flex();
+        let _turn = crate::test_rng::seeded(&device, 9);
+        let arch = Architecture::TINY_MEAN_SCALE;
+        let a = Compressor::new(&arch, &device);
+        device.seed(9);
+        let b = Compressor::new(&arch, &device);
+        // Something else draws before the models are first used (another test, say).
+        Tensor::<1>::random([1000], Distribution::Default, &device);
+        struct Values(Vec<f32>);
+        impl ModuleVisitor for Values {
+            fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+                self.0.extend(param.val().into_data().iter::<f32>());
+            }
+        }
+        let values = |m: &Compressor| {
+            let mut v = Values(Vec::new());
+            m.visit(&mut v);
+            v.0
+        };
+        assert_eq!(values(&a), values(&b));
     }
 }

@@ -8,7 +8,8 @@
 # a run that is lost restarts from models/default (or from INIT, e.g. a committed export).
 #   usage: scripts/train-photos.sh [MINUTES]   (default 95: a time budget that ends it cleanly)
 #   STEPS (default 20000) is the total the learning-rate schedule counts towards: keep it the
-#   same across sessions, so the rate stays 1e-4 until the last 10 %.
+#   same across sessions, so the rate stays LR (default 1e-4) until the last 10 %. An annealed
+#   fork of a checkpoint: RUN=~/nic-runs/anneal INIT=CHECKPOINT_COPY STEPS=1000 LR=1e-5.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 minutes=${1:-95}
@@ -22,6 +23,6 @@ cp "$nic" "$(dirname "$run")/nic"
 resume=(--init "${INIT:-models/default}")
 [ -f "$run/checkpoint.bin" ] && resume=(--resume)
 nice -n 19 "$(dirname "$run")/nic" train --data "$data/train" --val "$data/val" --out "$run" \
-  "${resume[@]}" --means --steps "${STEPS:-20000}" --batch 8 --crop 256 --lr 1e-4 --val-every 250 \
+  "${resume[@]}" --means --steps "${STEPS:-20000}" --batch 8 --crop 256 --lr "${LR:-1e-4}" --val-every 250 \
   --val-size 20 --checkpoint-minutes 5 --session-minutes "$minutes" --quiet --device "${DEVICE:-cpu}"
 echo "evaluate with: nic compare --data ../shared/datasets/kodak --codecs nic,jpeg-turbo-420 --model $run --out runs/compare/photo"

@@ -34,6 +34,36 @@ impl Gains {
         }
     }
 
+    /// These gains with levels added above the top one, for a model trained at `trained` to go
+    /// on at `lambdas` (which extends it: `trained` first, then larger λ). The levels there are
+    /// kept; a new one starts at the top level's gains times √(λ / λ_top) — the step that
+    /// high-rate theory gives — so that fine-tuning need not restart the gains the model has
+    /// learned. `None` where `lambdas` does not extend `trained` that way.
+    pub fn grown(&self, trained: &[f64], lambdas: &[f64]) -> Option<Gains> {
+        let (levels, top) = (trained.len(), *trained.last()?);
+        let added = lambdas.get(levels..)?;
+        let rising = added.first().is_some_and(|&l| l > top) && added.is_sorted_by(|a, b| a < b);
+        if lambdas[..levels] != *trained || levels != self.levels() || !rising {
+            return None;
+        }
+        let device = self.log_gain.device();
+        let grow = |p: &Param<Tensor<2>>, sign: f64| {
+            let [_, c] = p.dims();
+            let mut v: Vec<f32> = p.val().into_data().try_into_vec::<f32>().ok()?;
+            let last = v[(levels - 1) * c..].to_vec();
+            for &l in added {
+                let step = (sign * 0.5 * (l / top).ln()) as f32;
+                v.extend(last.iter().map(|g| g + step));
+            }
+            let t = Tensor::<2>::from_data(TensorData::new(v, [lambdas.len(), c]), &device);
+            Some(Param::from_tensor(t))
+        };
+        Some(Gains {
+            log_gain: grow(&self.log_gain, 1.0)?,
+            log_inverse: grow(&self.log_inverse, -1.0)?,
+        })
+    }
+
     pub fn levels(&self) -> usize {
         self.log_gain.dims()[0]
     }
@@ -102,5 +132,36 @@ mod tests {
         let (g3, _) = g.at_quality(3.0);
         assert!((g1[0] - 0.5).abs() < 1e-6 && (g3[1] - 2.0).abs() < 1e-6);
         assert!((g15[0] - 0.5f32.sqrt()).abs() < 1e-6);
+    }
+
+    #[test]
+    fn grown_gains_keep_the_trained_levels_and_extrapolate_the_new_ones() {
+        let device = Device::flex();
+        let trained = [0.001, 0.004];
+        // Per-channel gains as training leaves them: not the starting theory.
+        let log = TensorData::new(vec![-0.7f32, -0.6, 0.1, 0.3], [2, 2]);
+        let g = Gains {
+            log_gain: Param::from_tensor(Tensor::<2>::from_data(log.clone(), &device)),
+            log_inverse: Param::from_tensor(Tensor::<2>::from_data(log, &device).neg()),
+        };
+        let grown = g.grown(&trained, &[0.001, 0.004, 0.016, 0.064]).unwrap();
+        assert_eq!(grown.levels(), 4);
+        let (gain, inv) = grown.for_levels(&[0, 1, 2, 3]);
+        let gain: Vec<f32> = gain.into_data().try_into_vec::<f32>().unwrap();
+        let inv: Vec<f32> = inv.into_data().try_into_vec::<f32>().unwrap();
+        let close = |a: f32, b: f32| (a - b).abs() < 1e-5 * b.abs().max(1.0);
+        // The trained levels as they were, each new level 2× (√4) the gain of the one below.
+        assert!(close(gain[0], (-0.7f32).exp()) && close(gain[3], 0.3f32.exp()));
+        assert!(close(gain[4], 2.0 * 0.1f32.exp()) && close(gain[7], 4.0 * 0.3f32.exp()));
+        assert!(close(inv[5], 0.5 * (-0.3f32).exp()) && close(inv[6], 0.25 * (-0.1f32).exp()));
+        // What does not extend the trained levels upwards is refused.
+        for bad in [
+            &[0.001, 0.004][..],
+            &[0.001, 0.005, 0.016],
+            &[0.001, 0.004, 0.003],
+        ] {
+            assert!(g.grown(&trained, bad).is_none(), "{bad:?}");
+        }
+        assert!(g.grown(&trained, &[0.001, 0.004, 0.016, 0.016]).is_none());
     }
 }

@@ -72,6 +72,37 @@ pub(crate) fn start_or_resume(
                 "--init {}: a mean-scale hyperprior; pass --means to fine-tune it",
                 dir.display()
             )));
+        } else if from.is_variable_rate()
+            && from.rate_levels < arch.rate_levels
+            && from
+                == (Architecture {
+                    rate_levels: from.rate_levels,
+                    ..arch
+                })
+        {
+            // More levels above the top one: everything is kept, the new levels' gains
+            // extrapolated from the top one's.
+            let gains = saved.compressor.gains.as_ref();
+            let grown = gains.and_then(|g| g.grown(&saved.info.lambdas, &opts.lambdas));
+            let Some(grown) = grown else {
+                return Err(TrainError::Invalid(format!(
+                    "--init {}: its levels (λ {:?}) must be the first of --lambdas, the new ones above them in increasing order",
+                    dir.display(),
+                    saved.info.lambdas
+                )));
+            };
+            opts.note(&format!(
+                "--init {}: {} levels, {} added above them",
+                dir.display(),
+                from.rate_levels,
+                arch.rate_levels - from.rate_levels
+            ));
+            let mut compressor = saved.compressor;
+            compressor.gains = Some(grown);
+            model = model
+                .load_any_record(compressor.into_record())
+                .map_err(invalid)?;
+            gains_loaded = true;
         } else if (from.channels, from.latent_channels) == (arch.channels, arch.latent_channels) {
             // Another entropy model or rate scheme: start from its transforms only.
             opts.note(&format!(

@@ -189,6 +189,41 @@ fn fine_tuning_starts_from_the_whole_model_it_is_given() {
         weights.outputs(),
         2 * Architecture::TINY_MEAN_SCALE.latent_channels
     );
+    // Levels added above the top one: the trained levels and the whole network kept, the new
+    // gains extrapolated from the top level's (each λ 2× the last: √2 the gain).
+    let mut more = options(&data, &dir.path().join("f"), 0);
+    more.architecture.rate_levels = 5;
+    more.lambdas = vec![0.005, 0.01, 0.02, 0.04, 0.08];
+    more.init = Some(dir.path().join("a"));
+    train(&more, &device).unwrap();
+    let (a, f) = (
+        nic_model::SavedModel::load(&dir.path().join("a"), &device).unwrap(),
+        nic_model::SavedModel::load(&more.out, &device).unwrap(),
+    );
+    assert_eq!(f.info.lambdas, more.lambdas);
+    let gains =
+        |m: &nic_model::SavedModel, q: f64| m.compressor.gains.as_ref().unwrap().at_quality(q);
+    for q in [1.0, 2.0, 3.0] {
+        assert_eq!(gains(&a, q), gains(&f, q), "level {q}");
+    }
+    let (top, added) = (gains(&a, 3.0).0, gains(&f, 5.0).0);
+    for (t, g) in top.iter().zip(&added) {
+        assert!((g / t - 2.0).abs() < 1e-4, "{t} → {g}");
+    }
+    let x = nic_model::burn::tensor::Tensor::<4>::ones([1, 3, 32, 32], &device);
+    let y = |m: &nic_model::SavedModel| m.compressor.analysis.forward(x.clone()).into_data();
+    assert_eq!(y(&a), y(&f));
+    // Levels that do not extend the trained ones upwards are refused.
+    let mut below = options(&data, &dir.path().join("g"), 0);
+    below.architecture.rate_levels = 4;
+    below.lambdas = vec![0.0025, 0.005, 0.01, 0.02];
+    below.init = Some(dir.path().join("a"));
+    let refused = train(&below, &device).unwrap_err().to_string();
+    assert!(
+        refused.contains("must be the first of --lambdas"),
+        "{refused}"
+    );
+
     // A mean-scale model fine-tuned without --means is refused rather than cut down to its
     // transforms.
     let mut without_means = options(&data, &dir.path().join("e"), 1);

@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 
 /// The rate levels of the default variable-rate model: CompressAI's eight λ (0.0018 … 0.18)
 /// shifted down one octave, since nic's smaller, shorter-trained models spend more bits at a
-/// given λ; they span about 0.1 to 2 bpp on Kodak.
+/// given λ. After the CIFAR-10 stage they spanned 0.21–1.21 bpp on Kodak; the photo stage
+/// brought the default to 0.17–0.96, so reaching 2 bpp takes levels above 0.0932 (see
+/// `--lambdas` with `--init` in docs/training.md).
 pub const DEFAULT_LAMBDAS: [f64; 8] =
     [0.0009, 0.0018, 0.0035, 0.0067, 0.013, 0.025, 0.0483, 0.0932];
 

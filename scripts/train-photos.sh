@@ -10,6 +10,8 @@
 #   STEPS (default 20000) is the total the learning-rate schedule counts towards: keep it the
 #   same across sessions, so the rate stays LR (default 1e-4) until the last 10 %. An annealed
 #   fork of a checkpoint: RUN=~/nic-runs/anneal INIT=CHECKPOINT_COPY STEPS=1000 LR=1e-5.
+#   LAMBDAS (comma-separated, default the model's eight) adds levels above the top one, e.g.
+#   RUN=~/nic-runs/photo-10 LAMBDAS=0.0009,0.0018,0.0035,0.0067,0.013,0.025,0.0483,0.0932,0.18,0.36
 set -euo pipefail
 cd "$(dirname "$0")/.."
 minutes=${1:-95}
@@ -17,12 +19,16 @@ run=${RUN:-$HOME/nic-runs/photo-means}
 data=${DATA:-../shared/datasets/photos}
 cargo build --release -p nic-cli
 nic=${CARGO_TARGET_DIR:-target}/release/nic
-# A copy, so that rebuilding the work tree does not replace the binary under a running job.
+# A copy, so that rebuilding the work tree does not replace the binary under a running job
+# (and moved into place, since another run may be executing the last copy).
 mkdir -p "$(dirname "$run")"
-cp "$nic" "$(dirname "$run")/nic"
+cp "$nic" "$(dirname "$run")/nic.new"
+mv -f "$(dirname "$run")/nic.new" "$(dirname "$run")/nic"
 resume=(--init "${INIT:-models/default}")
+levels=()
+[ -n "${LAMBDAS:-}" ] && levels=(--lambdas "$LAMBDAS")
 [ -f "$run/checkpoint.bin" ] && resume=(--resume)
 nice -n 19 "$(dirname "$run")/nic" train --data "$data/train" --val "$data/val" --out "$run" \
-  "${resume[@]}" --means --steps "${STEPS:-20000}" --batch 8 --crop 256 --lr "${LR:-1e-4}" --val-every 250 \
+  "${resume[@]}" "${levels[@]}" --means --steps "${STEPS:-20000}" --batch 8 --crop 256 --lr "${LR:-1e-4}" --val-every 250 \
   --val-size 20 --checkpoint-minutes 5 --session-minutes "$minutes" --quiet --device "${DEVICE:-cpu}"
 echo "evaluate with: nic compare --data ../shared/datasets/kodak --codecs nic,jpeg-turbo-420 --model $run --out runs/compare/photo"

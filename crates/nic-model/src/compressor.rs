@@ -213,6 +213,18 @@ impl Compressor {
         }
     }
 
+    /// This (trained) model with the hidden layers of its transforms as wide as those of
+    /// `wider` (a fresh model of the same architecture but more channels N): the same latents,
+    /// rates and pictures as before, a start from which training puts the new channels to use
+    /// (see [`crate::widen`]). Entropy model and gains are this model's.
+    pub fn widened(self, wider: Compressor) -> Compressor {
+        Compressor {
+            analysis: self.analysis.widened(wider.analysis),
+            synthesis: self.synthesis.widened(wider.synthesis),
+            ..self
+        }
+    }
+
     /// This model with its scale hyperprior in the mean-scale form, the means starting at
     /// zero (see [`Hyperprior::with_zero_means`]); a factorized model is returned as it is.
     pub fn with_zero_means(self) -> Compressor {

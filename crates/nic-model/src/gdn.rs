@@ -7,6 +7,8 @@
 use burn::module::{Module, Param};
 use burn::tensor::{Device, Tensor};
 
+use crate::widen::embed;
+
 /// β and γ are stored reparameterized (as in tensorflow-compression and CompressAI) so they stay
 /// non-negative and the gradient near zero stays well scaled: value = max(p, bound)² − PEDESTAL.
 const PEDESTAL: f64 = 1.0 / (1u64 << 36) as f64; // (2^-18)²
@@ -32,6 +34,17 @@ impl Gdn {
             beta: Param::from_tensor(beta),
             gamma: Param::from_tensor(gamma),
             inverse,
+        }
+    }
+
+    /// This (trained) GDN embedded in `wider`, a fresh one over more channels: the trained
+    /// channels keep their β and γ and are normalized by nothing new (a fresh γ is zero off
+    /// its diagonal), so they come out as before; the new ones start as a fresh GDN's.
+    pub(crate) fn widened(self, wider: Gdn) -> Gdn {
+        Gdn {
+            beta: Param::from_tensor(embed(wider.beta.val(), self.beta.val())),
+            gamma: Param::from_tensor(embed(wider.gamma.val(), self.gamma.val())),
+            inverse: self.inverse,
         }
     }
 

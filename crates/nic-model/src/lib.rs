@@ -29,6 +29,7 @@ mod tables;
 #[cfg(test)]
 mod test_rng;
 mod transforms;
+mod widen;
 
 pub use arch::Architecture;
 pub use compressor::{

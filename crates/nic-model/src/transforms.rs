@@ -8,7 +8,7 @@ use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::tensor::{Device, Tensor};
 
-use crate::{Architecture, Gdn};
+use crate::{Architecture, Gdn, widen};
 
 const KERNEL: usize = 5;
 
@@ -49,6 +49,25 @@ impl Analysis {
         Analysis { convs, gdns }
     }
 
+    /// This (trained) analysis embedded in `wider`, a fresh one with more hidden channels:
+    /// the same latents for every image (see [`crate::widen`]).
+    pub fn widened(self, wider: Analysis) -> Analysis {
+        Analysis {
+            convs: self
+                .convs
+                .into_iter()
+                .zip(wider.convs)
+                .map(|(t, f)| widen::conv(t, f))
+                .collect(),
+            gdns: self
+                .gdns
+                .into_iter()
+                .zip(wider.gdns)
+                .map(|(t, f)| t.widened(f))
+                .collect(),
+        }
+    }
+
     /// M, the number of latent channels.
     pub fn latent_channels(&self) -> usize {
         self.convs.last().expect("four layers").weight.dims()[0]
@@ -84,6 +103,25 @@ impl Synthesis {
         Synthesis { deconvs, igdns }
     }
 
+    /// This (trained) synthesis embedded in `wider`, a fresh one with more hidden channels:
+    /// the same picture from every latent (see [`crate::widen`]).
+    pub fn widened(self, wider: Synthesis) -> Synthesis {
+        Synthesis {
+            deconvs: self
+                .deconvs
+                .into_iter()
+                .zip(wider.deconvs)
+                .map(|(t, f)| widen::deconv(t, f))
+                .collect(),
+            igdns: self
+                .igdns
+                .into_iter()
+                .zip(wider.igdns)
+                .map(|(t, f)| t.widened(f))
+                .collect(),
+        }
+    }
+
     pub fn forward(&self, mut x: Tensor<4>) -> Tensor<4> {
         for (i, deconv) in self.deconvs.iter().enumerate() {
             x = nic_conv::nn::conv_transpose2d(deconv, x);
@@ -98,6 +136,73 @@ impl Synthesis {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::ops::Range;
+
+    use burn::module::{ModuleMapper, Param};
+    use burn::tensor::Distribution;
+
+    /// Moves every weight by up to ±0.1 (GDN's γ off its diagonal too), as training would, so
+    /// that the trained channels are more than a fresh network's symmetric start.
+    struct Jitter;
+
+    impl ModuleMapper for Jitter {
+        fn map_float<const D: usize>(&mut self, p: Param<Tensor<D>>) -> Param<Tensor<D>> {
+            let v = p.val();
+            let noise = Tensor::random(v.shape(), Distribution::Uniform(-0.1, 0.1), &v.device());
+            Param::from_tensor((v + noise).detach())
+        }
+    }
+
+    fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+        t.into_data().try_into_vec::<f32>().unwrap()
+    }
+
+    #[test]
+    fn widened_transforms_compute_what_they_did_and_their_new_channels_learn() {
+        let device = Device::flex();
+        let _turn = crate::test_rng::seeded(&device, 21);
+        let ad = device.clone().autodiff();
+        let (arch, wide) = (
+            Architecture::TINY,
+            Architecture {
+                channels: 13,
+                ..Architecture::TINY
+            },
+        );
+        let analysis = Analysis::new(&arch, &ad).map(&mut Jitter);
+        let synthesis = Synthesis::new(&arch, &ad).map(&mut Jitter);
+        let (wa, ws) = (
+            analysis.clone().widened(Analysis::new(&wide, &ad)),
+            synthesis.clone().widened(Synthesis::new(&wide, &ad)),
+        );
+        assert_eq!(wa.convs[1].weight.dims(), [13, 13, KERNEL, KERNEL]);
+        assert_eq!(ws.deconvs[3].weight.dims(), [13, 3, KERNEL, KERNEL]);
+        let x = Tensor::<4>::random([2, 3, 48, 32], Distribution::Uniform(0.0, 1.0), &ad);
+        // The same latents and pictures, up to the float sums' order.
+        let close = |a: Vec<f32>, b: Vec<f32>| {
+            let scale = a.iter().fold(0f32, |m, v| m.max(v.abs()));
+            let worst = a
+                .iter()
+                .zip(&b)
+                .fold(0f32, |m, (p, q)| m.max((p - q).abs()));
+            assert!(worst <= 1e-5 * scale, "{worst} of {scale}");
+        };
+        let y = analysis.forward(x.clone());
+        let wy = wa.forward(x.clone());
+        close(values(y.clone()), values(wy.clone()));
+        close(values(synthesis.forward(y)), values(ws.forward(wy.clone())));
+        // The zero weights that read the new channels get gradients at once.
+        let loss = ws.forward(wa.forward(x.clone())).sub(x).square().mean();
+        let grads = loss.backward();
+        let new_inputs = |g: Tensor<4>, block: [Range<usize>; 4]| {
+            values(g.slice(block)).iter().map(|v| v.abs()).sum::<f32>()
+        };
+        let k = 0..KERNEL;
+        let read_by_latents = wa.convs[3].weight.val().grad(&grads).unwrap();
+        assert!(new_inputs(read_by_latents, [0..8, 8..13, k.clone(), k.clone()]) > 0.0);
+        let read_by_pixels = ws.deconvs[3].weight.val().grad(&grads).unwrap();
+        assert!(new_inputs(read_by_pixels, [8..13, 0..3, k.clone(), k]) > 0.0);
+    }
 
     #[test]
     fn shapes_follow_the_stride() {

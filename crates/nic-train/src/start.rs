@@ -103,6 +103,26 @@ pub(crate) fn start_or_resume(
                 .load_any_record(compressor.into_record())
                 .map_err(invalid)?;
             gains_loaded = true;
+        } else if from.channels < arch.channels
+            && from
+                == (Architecture {
+                    channels: from.channels,
+                    ..arch
+                })
+        {
+            // Wider hidden layers: the model embedded in the fresh one, so the run starts from
+            // its own figures and puts the new channels to use.
+            opts.note(&format!(
+                "--init {}: its {} hidden channels widened to {}",
+                dir.display(),
+                from.channels,
+                arch.channels
+            ));
+            let trained = Compressor::new(&from, ad)
+                .load_any_record(saved.compressor.into_record())
+                .map_err(invalid)?;
+            model = trained.widened(model);
+            gains_loaded = saved.info.lambdas == opts.lambdas;
         } else if (from.channels, from.latent_channels) == (arch.channels, arch.latent_channels) {
             // Another entropy model or rate scheme: start from its transforms only.
             opts.note(&format!(

@@ -213,6 +213,16 @@ fn fine_tuning_starts_from_the_whole_model_it_is_given() {
     let x = nic_model::burn::tensor::Tensor::<4>::ones([1, 3, 32, 32], &device);
     let y = |m: &nic_model::SavedModel| m.compressor.analysis.forward(x.clone()).into_data();
     assert_eq!(y(&a), y(&f));
+    // Wider hidden layers start from the same figures too.
+    let mut wider = options(&data, &dir.path().join("h"), 0);
+    wider.architecture.channels = Architecture::TINY_HYPER.channels + 4;
+    wider.init = Some(dir.path().join("a"));
+    let (want, start) = (
+        first.last_val.loss,
+        train(&wider, &device).unwrap().first_val,
+    );
+    let got = start.unwrap().loss;
+    assert!((want - got).abs() <= 1e-5 * want.abs(), "{want} vs {got}");
     // Levels that do not extend the trained ones upwards are refused.
     let mut below = options(&data, &dir.path().join("g"), 0);
     below.architecture.rate_levels = 4;

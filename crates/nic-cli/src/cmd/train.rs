@@ -47,7 +47,9 @@ pub struct Args {
     lr: f64,
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Hidden channels N of the transforms.
+    /// Hidden channels N of the transforms. With --init of a model with fewer (and otherwise
+    /// the same architecture), its hidden layers are widened: the run starts from that model's
+    /// own figures, the new channels at a fresh model's weights.
     #[arg(long, default_value_t = Architecture::DEFAULT.channels)]
     channels: usize,
     /// Latent channels M.

@@ -12,6 +12,8 @@
 #   fork of a checkpoint: RUN=~/nic-runs/anneal INIT=CHECKPOINT_COPY STEPS=1000 LR=1e-5.
 #   LAMBDAS (comma-separated, default the model's eight) adds levels above the top one, e.g.
 #   RUN=~/nic-runs/photo-10 LAMBDAS=0.0009,0.0018,0.0035,0.0067,0.013,0.025,0.0483,0.0932,0.18,0.36
+#   CHANNELS (default the model's 96) widens the hidden layers, e.g. RUN=~/nic-runs/photo-n128
+#   CHANNELS=128 (pass the same LAMBDAS and CHANNELS when such a run resumes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 minutes=${1:-95}
@@ -25,10 +27,11 @@ mkdir -p "$(dirname "$run")"
 cp "$nic" "$(dirname "$run")/nic.new"
 mv -f "$(dirname "$run")/nic.new" "$(dirname "$run")/nic"
 resume=(--init "${INIT:-models/default}")
-levels=()
-[ -n "${LAMBDAS:-}" ] && levels=(--lambdas "$LAMBDAS")
+grow=()
+[ -n "${LAMBDAS:-}" ] && grow=(--lambdas "$LAMBDAS")
+[ -n "${CHANNELS:-}" ] && grow+=(--channels "$CHANNELS")
 [ -f "$run/checkpoint.bin" ] && resume=(--resume)
 nice -n 19 "$(dirname "$run")/nic" train --data "$data/train" --val "$data/val" --out "$run" \
-  "${resume[@]}" "${levels[@]}" --means --steps "${STEPS:-20000}" --batch 8 --crop 256 --lr "${LR:-1e-4}" --val-every 250 \
+  "${resume[@]}" "${grow[@]}" --means --steps "${STEPS:-20000}" --batch 8 --crop 256 --lr "${LR:-1e-4}" --val-every 250 \
   --val-size 20 --checkpoint-minutes 5 --session-minutes "$minutes" --quiet --device "${DEVICE:-cpu}"
 echo "evaluate with: nic compare --data ../shared/datasets/kodak --codecs nic,jpeg-turbo-420 --model $run --out runs/compare/photo"

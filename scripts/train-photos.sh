@@ -3,21 +3,23 @@
 # models/default, as a mean-scale hyperprior (--means: a scale-hyperprior default grows into
 # one, its means starting at zero), on random 256×256 crops (with flips) of
 # ../shared/datasets/photos/train, validating on photos/val, and resumes when its checkpoint
-# is there. The run lives outside the work tree (RUN, default ~/nic-runs/photo-means;
-# ~/nic-runs/photo was the scale hyperprior's run) so that a checkout can be replaced under it;
-# a run that is lost restarts from models/default (or from INIT, e.g. a committed export).
+# is there. The run lives outside the work tree (RUN, default ~/nic-runs/photo-n128;
+# ~/nic-runs/photo-means was the N = 96 run, ~/nic-runs/photo the scale hyperprior's) so that
+# a checkout can be replaced under it; a run that is lost restarts from models/default (or
+# from INIT, e.g. a committed export).
 #   usage: scripts/train-photos.sh [MINUTES]   (default 95: a time budget that ends it cleanly)
 #   STEPS (default 20000) is the total the learning-rate schedule counts towards: keep it the
 #   same across sessions, so the rate stays LR (default 1e-4) until the last 10 %. An annealed
-#   fork of a checkpoint: RUN=~/nic-runs/anneal INIT=CHECKPOINT_COPY STEPS=1000 LR=1e-5.
+#   fork of a checkpoint: RUN=~/nic-runs/anneal INIT=CHECKPOINT_COPY STEPS=1000 LR=1e-5; or
+#   the run itself resumed with LR=1e-5 (Adam's moments kept: the rate is not in the key).
 #   LAMBDAS (comma-separated, default the model's eight) adds levels above the top one, e.g.
 #   RUN=~/nic-runs/photo-10 LAMBDAS=0.0009,0.0018,0.0035,0.0067,0.013,0.025,0.0483,0.0932,0.18,0.36
-#   CHANNELS (default the model's 96) widens the hidden layers, e.g. RUN=~/nic-runs/photo-n128
-#   CHANNELS=128 (pass the same LAMBDAS and CHANNELS when such a run resumes).
+#   CHANNELS (default 128, the model's) widens the hidden layers, e.g. CHANNELS=192 with its
+#   own RUN (pass the same LAMBDAS and CHANNELS when such a run resumes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 minutes=${1:-95}
-run=${RUN:-$HOME/nic-runs/photo-means}
+run=${RUN:-$HOME/nic-runs/photo-n128}
 data=${DATA:-../shared/datasets/photos}
 cargo build --release -p nic-cli
 nic=${CARGO_TARGET_DIR:-target}/release/nic

@@ -39,9 +39,11 @@ impl Architecture {
         rate_levels: 0,
     };
 
-    /// The shipped default: a scale hyperprior with one gain vector per rate level.
+    /// The shipped default's size and rate levels (what `nic train` makes unless told
+    /// otherwise): a scale hyperprior with one gain vector per rate level; the shipped model
+    /// is its mean-scale form (`--means`). N = 128 since it was widened from 96.
     pub const DEFAULT: Architecture = Architecture {
-        channels: 96,
+        channels: 128,
         latent_channels: 128,
         hyper_channels: 96,
         means: false,

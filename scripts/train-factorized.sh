@@ -27,7 +27,8 @@ run() {
   shift
   local resume=()
   [ -f "$out/checkpoint.bin" ] && resume=(--resume)
-  "$nic" --threads 1 train --data "$data" "${val[@]}" --out "$out" --quiet "${resume[@]}" "$@" > "$out.out" 2>&1
+  # N = 96 hidden channels, as these models have (nic train's default is the default model's 128).
+  "$nic" --threads 1 train --data "$data" "${val[@]}" --out "$out" --channels 96 --quiet "${resume[@]}" "$@" > "$out.out" 2>&1
 }
 
 for q in $qualities; do

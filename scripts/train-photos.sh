@@ -16,6 +16,8 @@
 #   RUN=~/nic-runs/photo-10 LAMBDAS=0.0009,0.0018,0.0035,0.0067,0.013,0.025,0.0483,0.0932,0.18,0.36
 #   CHANNELS (default 128, the model's) widens the hidden layers, e.g. CHANNELS=192 with its
 #   own RUN (pass the same LAMBDAS and CHANNELS when such a run resumes).
+#   EMA (default 0.999) is the decay of the weights' moving average, which the run exports
+#   and validates as `val` (the weights themselves as `val-raw`); EMA=none exports the weights.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 minutes=${1:-95}
@@ -29,11 +31,12 @@ mkdir -p "$(dirname "$run")"
 cp "$nic" "$(dirname "$run")/nic.new"
 mv -f "$(dirname "$run")/nic.new" "$(dirname "$run")/nic"
 resume=(--init "${INIT:-models/default}")
-grow=()
-[ -n "${LAMBDAS:-}" ] && grow=(--lambdas "$LAMBDAS")
-[ -n "${CHANNELS:-}" ] && grow+=(--channels "$CHANNELS")
+flags=()
+[ -n "${LAMBDAS:-}" ] && flags=(--lambdas "$LAMBDAS")
+[ -n "${CHANNELS:-}" ] && flags+=(--channels "$CHANNELS")
+[ "${EMA:-0.999}" != none ] && flags+=(--ema "${EMA:-0.999}")
 [ -f "$run/checkpoint.bin" ] && resume=(--resume)
 nice -n 19 "$(dirname "$run")/nic" train --data "$data/train" --val "$data/val" --out "$run" \
-  "${resume[@]}" "${grow[@]}" --means --steps "${STEPS:-20000}" --batch 8 --crop 256 --lr "${LR:-1e-4}" --val-every 250 \
+  "${resume[@]}" "${flags[@]}" --means --steps "${STEPS:-20000}" --batch 8 --crop 256 --lr "${LR:-1e-4}" --val-every 250 \
   --val-size 20 --checkpoint-minutes 5 --session-minutes "$minutes" --quiet --device "${DEVICE:-cpu}"
 echo "evaluate with: nic compare --data ../shared/datasets/kodak --codecs nic,jpeg-turbo-420 --model $run --out runs/compare/photo"

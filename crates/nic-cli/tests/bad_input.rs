@@ -279,6 +279,28 @@ fn bad_pictures_paths_and_devices_are_refused_with_status_2_3_6_or_8() {
     assert_eq!(status, Some(USAGE), "{err}");
     let (status, err) = nic(&["encode", src.to_str().unwrap(), "--quality", "x"]);
     assert_eq!(status, Some(USAGE), "{err}");
+
+    // Training options out of range are refused before any work, leaving no run folder.
+    let run = s.path("run");
+    let dir = s.dir.path().to_str().unwrap();
+    for (option, needle) in [
+        ("--ema=1", "--ema"),
+        ("--ema=-0.5", "--ema"),
+        ("--lambdas=0.01,0", "λ values"),
+    ] {
+        let args = [
+            "train",
+            "--data",
+            dir,
+            "--out",
+            run.to_str().unwrap(),
+            option,
+        ];
+        let (status, err) = nic(&args);
+        assert_eq!(status, Some(USAGE), "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+        assert!(!run.exists(), "{args:?} left {}", run.display());
+    }
 }
 
 /// A PNG declaring `w × h` RGB pixels (valid chunk CRCs) whose image data is an empty zlib

@@ -1,7 +1,10 @@
-//! Checkpoint files: a JSON state, the model record and the optimizer record, with a CRC-32.
+//! Checkpoint files: a JSON state, the model record, the optimizer record and the averaged
+//! weights' record (`--ema`), with a CRC-32.
 //!
-//! Layout: `NICCKPT1`, then three length-prefixed (u64 LE) sections — state JSON, model
-//! burnpack, optimizer record — then the CRC-32 (u32 LE) of everything before it.
+//! Layout: `NICCKPT2`, then four length-prefixed (u64 LE) sections — state JSON, model
+//! burnpack, optimizer record, averaged model burnpack (empty without an average) — then the
+//! CRC-32 (u32 LE) of everything before it. `NICCKPT1` files (written before averaging
+//! existed) have the first three sections and still load.
 
 use std::path::{Path, PathBuf};
 
@@ -9,7 +12,9 @@ use nic_model::Architecture;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-const MAGIC: &[u8; 8] = b"NICCKPT1";
+const MAGIC: &[u8; 8] = b"NICCKPT2";
+/// The layout before averaged weights: three sections.
+const MAGIC_1: &[u8; 8] = b"NICCKPT1";
 pub const CHECKPOINT_FILE: &str = "checkpoint.bin";
 pub const PREVIOUS_FILE: &str = "checkpoint.prev.bin";
 
@@ -44,6 +49,9 @@ pub struct Checkpoint {
     pub model: Vec<u8>,
     #[serde(skip)]
     pub optimizer: Vec<u8>,
+    /// The averaged weights' record; empty when the run keeps no average.
+    #[serde(skip)]
+    pub average: Vec<u8>,
 }
 
 #[derive(Debug, Error)]
@@ -60,10 +68,11 @@ pub enum CheckpointError {
 impl Checkpoint {
     pub fn to_bytes(&self) -> Vec<u8> {
         let state = serde_json::to_vec(self).expect("checkpoint state serializes");
-        let mut out =
-            Vec::with_capacity(40 + state.len() + self.model.len() + self.optimizer.len());
+        let mut out = Vec::with_capacity(
+            48 + state.len() + self.model.len() + self.optimizer.len() + self.average.len(),
+        );
         out.extend_from_slice(MAGIC);
-        for section in [&state, &self.model, &self.optimizer] {
+        for section in [&state, &self.model, &self.optimizer, &self.average] {
             out.extend_from_slice(&(section.len() as u64).to_le_bytes());
             out.extend_from_slice(section);
         }
@@ -77,16 +86,18 @@ impl Checkpoint {
             path: path.into(),
             reason,
         };
-        if data.len() < MAGIC.len() + 4 || &data[..8] != MAGIC {
-            return Err(corrupt("not a nic checkpoint"));
-        }
+        let count = match data.get(..8) {
+            Some(m) if m == MAGIC && data.len() >= 12 => 4,
+            Some(m) if m == MAGIC_1 && data.len() >= 12 => 3,
+            _ => return Err(corrupt("not a nic checkpoint")),
+        };
         let (body, crc) = data.split_at(data.len() - 4);
         if crc32fast::hash(body) != u32::from_le_bytes(crc.try_into().unwrap()) {
             return Err(corrupt("checksum mismatch"));
         }
         let mut pos = MAGIC.len();
-        let mut sections = Vec::with_capacity(3);
-        for _ in 0..3 {
+        let mut sections = Vec::with_capacity(4);
+        for _ in 0..count {
             let len = body.get(pos..pos + 8).ok_or(corrupt("truncated"))?;
             let len = u64::from_le_bytes(len.try_into().unwrap()) as usize;
             pos += 8;
@@ -98,6 +109,9 @@ impl Checkpoint {
         }
         let mut ck: Checkpoint =
             serde_json::from_slice(&sections[0]).map_err(|_| corrupt("bad state"))?;
+        if count == 4 {
+            ck.average = sections.pop().unwrap();
+        }
         ck.optimizer = sections.pop().unwrap();
         ck.model = sections.pop().unwrap();
         Ok(ck)
@@ -167,6 +181,7 @@ mod tests {
             elapsed_seconds: 1.5,
             model: vec![1, 2, 3],
             optimizer: vec![4; 100],
+            average: vec![5; 7],
         }
     }
 
@@ -187,6 +202,28 @@ mod tests {
         let (ck, w) = Checkpoint::load_latest(dir.path()).unwrap().unwrap();
         assert_eq!(ck.step, 10);
         assert!(w[0].contains("checksum"));
+    }
+
+    #[test]
+    fn checkpoints_from_before_averaging_still_load() {
+        // A NICCKPT1 file: the first three sections only.
+        let ck = sample(3);
+        let state = serde_json::to_vec(&ck).unwrap();
+        let mut old = MAGIC_1.to_vec();
+        for section in [&state, &ck.model, &ck.optimizer] {
+            old.extend_from_slice(&(section.len() as u64).to_le_bytes());
+            old.extend_from_slice(section);
+        }
+        old.extend_from_slice(&crc32fast::hash(&old).to_le_bytes());
+        let path = Path::new("old.bin");
+        let loaded = Checkpoint::from_bytes(&old, path).unwrap();
+        assert_eq!(loaded.model, ck.model);
+        assert_eq!(loaded.optimizer, ck.optimizer);
+        assert!(loaded.average.is_empty());
+        // The current layout keeps the average; a cut file is refused.
+        assert_eq!(Checkpoint::from_bytes(&ck.to_bytes(), path).unwrap(), ck);
+        let cut = &ck.to_bytes()[..30];
+        assert!(Checkpoint::from_bytes(cut, path).is_err());
     }
 
     #[test]

@@ -1,16 +1,17 @@
 //! Training a compressor: minimize λ·255²·MSE + bpp with Adam on random crops.
 //!
-//! A run lives in its output folder: `checkpoint.bin` (model, optimizer state and step,
-//! written atomically every few minutes, the previous one kept as `checkpoint.prev.bin`),
-//! `log.csv` (training and validation figures), and the exported model (`model.json`,
-//! `weights.bpk`) that `nic encode --model` takes, with the run's options beside it
-//! (`train-options.json`). `--resume` continues from the checkpoint exactly: same step,
-//! optimizer moments and batch order.
+//! A run lives in its output folder: `checkpoint.bin` (model, optimizer state, step and, with
+//! `--ema`, the weights' moving average, written atomically every few minutes, the previous one
+//! kept as `checkpoint.prev.bin`), `log.csv` (training and validation figures), and the
+//! exported model (`model.json`, `weights.bpk`; the average when there is one) that `nic
+//! encode --model` takes, with the run's options beside it (`train-options.json`). `--resume`
+//! continues from the checkpoint exactly: same step, optimizer moments and batch order.
 //!
 //! One module per part: [`TrainOptions`] and what follows from them alone (learning rate,
 //! rate levels), where a run starts (fresh, `--init`, or a checkpoint), [`train_step`], the
-//! loop around it, and [`RdStats`], the figures every part reports in.
+//! weights' average, the loop around it, and [`RdStats`], the figures every part reports in.
 
+mod average;
 mod checkpoint;
 mod log;
 mod options;

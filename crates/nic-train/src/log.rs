@@ -1,4 +1,5 @@
-//! `log.csv`: one row per logging interval (split `train`) and per validation (split `val`).
+//! `log.csv`: one row per logging interval (split `train`) and per validation (split `val`, the
+//! exported model's figures; with `--ema` also `val-raw`, those of the weights being trained).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

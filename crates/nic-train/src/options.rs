@@ -39,6 +39,10 @@ pub struct TrainOptions {
     /// Start from the weights of this exported model instead of a random initialization.
     pub init: Option<PathBuf>,
     pub lr: f64,
+    /// Keep an exponential moving average of the weights with this decay per step and export
+    /// it (and validate it as the run's `val` figures) instead of the weights themselves.
+    #[serde(default)]
+    pub ema: Option<f64>,
     pub seed: u64,
     pub val_size: usize,
     /// Validate every this many steps (and at the end).

@@ -7,14 +7,16 @@ use nic_model::burn::store::{ModuleRecord, RecordError};
 use nic_model::burn::tensor::{Bytes, Device};
 use nic_model::{Architecture, Compressor, Gains, SavedModel};
 
+use crate::average::Average;
 use crate::checkpoint::{Checkpoint, RunKey};
 use crate::{TrainError, TrainOptions, optimizer};
 
 /// Where a run starts: fresh weights at step 0, or the checkpoint's weights, optimizer state
-/// and step.
+/// and step; with `--ema`, the average the checkpoint kept (or one starting at the weights).
 pub(crate) struct Start {
     pub model: Compressor,
     pub optim: ModuleOptimizer,
+    pub average: Option<Average>,
     pub step: u64,
     pub elapsed: f64,
 }
@@ -155,6 +157,7 @@ pub(crate) fn start_or_resume(
         ));
     }
     let fresh = Start {
+        average: opts.ema.map(|decay| Average::new(&model, decay)),
         model,
         optim,
         step: 0,
@@ -194,9 +197,30 @@ pub(crate) fn start_or_resume(
         .from_bytes(Bytes::from_bytes_vec(ck.optimizer))
         .map_err(|e| bad("optimizer", e))?;
     opts.note(&format!("resuming from step {}", ck.step));
+    let average = match opts.ema {
+        None if !ck.average.is_empty() => {
+            opts.note("the checkpoint's averaged weights are dropped (no --ema)");
+            None
+        }
+        None => None,
+        Some(decay) if ck.average.is_empty() => {
+            opts.note("--ema: the average starts at the checkpoint's weights");
+            Some(Average::new(&model, decay))
+        }
+        Some(decay) => {
+            let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(ck.average))
+                .map_err(|e| bad("average", e))?;
+            let averaged = model
+                .clone()
+                .load_any_record(record)
+                .map_err(|e| bad("average", e))?;
+            Some(Average::new(&averaged, decay))
+        }
+    };
     Ok(Start {
         model,
         optim,
+        average,
         step: ck.step,
         elapsed: ck.elapsed_seconds,
     })

@@ -11,6 +11,7 @@ use nic_model::burn::tensor::{Device, Tensor, TensorData};
 use nic_model::{Architecture, Compressor, ModelInfo, SavedModel, Targets, TrainingInfo};
 use thiserror::Error;
 
+use crate::average::Average;
 use crate::checkpoint::{Checkpoint, CheckpointError, RunKey};
 use crate::log::{Log, Row};
 use crate::start::{Start, start_or_resume};
@@ -170,6 +171,7 @@ impl Run<'_> {
         let Start {
             mut model,
             mut optim,
+            mut average,
             mut step,
             ..
         } = start;
@@ -215,7 +217,7 @@ impl Run<'_> {
             let due = step > self.first_step
                 && self.last_checkpoint.elapsed().as_secs_f64() >= opts.checkpoint_seconds;
             let snapshot = match due {
-                true => Some((model.clone(), optimizer_bytes(&mut optim)?)),
+                true => Some((model.clone(), optimizer_bytes(&mut optim)?, average.clone())),
                 false => None,
             };
             let stats;
@@ -230,9 +232,19 @@ impl Run<'_> {
                     loss: stats.loss,
                 });
             }
+            if let Some(a) = &mut average {
+                a.update(&model);
+            }
             let ips = self.images_per_second(step);
-            if let Some((weights, optimizer)) = snapshot {
-                self.save(&weights, optimizer, step, self.elapsed(), ips)?;
+            if let Some((weights, optimizer, average)) = snapshot {
+                self.save(
+                    &weights,
+                    optimizer,
+                    average.as_ref(),
+                    step,
+                    self.elapsed(),
+                    ips,
+                )?;
                 self.last_checkpoint = Instant::now();
             }
             self.train_figures.add(stats, 1.0);
@@ -267,34 +279,49 @@ impl Run<'_> {
                 stop = step;
             }
             if step.is_multiple_of(opts.val_every) || step == stop {
-                last_val = self.validate(&model);
-                self.append(Row {
+                // With an average, `val` is the average's (the exported model) and `val-raw`
+                // the weights'; the last update is checked by the weights' figures.
+                let weights = self.validate(&model);
+                last_val = average
+                    .as_ref()
+                    .map_or(weights, |a| self.validate(&a.model));
+                let row = |split, stats| Row {
                     step,
                     epoch,
-                    split: "val",
-                    stats: last_val,
+                    split,
+                    stats,
                     lr,
                     elapsed: self.elapsed(),
                     images_per_s: ips,
-                })?;
+                };
+                self.append(row("val", last_val))?;
+                if average.is_some() {
+                    self.append(row("val-raw", weights))?;
+                }
                 self.pb.println(format!(
                     "step {step} (epoch {epoch:.2}) validation: loss {:.4} bpp {:.4} PSNR {:.2} dB",
                     last_val.loss,
                     last_val.bpp,
                     last_val.psnr()
                 ));
-            }
-            if step == stop {
-                // The last update is checked by the validation just run.
-                if !last_val.loss.is_finite() {
+                if step == stop && !weights.loss.is_finite() {
                     self.pb.abandon();
                     return Err(TrainError::Diverged {
                         step,
-                        loss: last_val.loss,
+                        loss: weights.loss,
                     });
                 }
+            }
+            if step == stop {
                 let optimizer = optimizer_bytes(&mut optim)?;
-                self.save(&model, optimizer, step, self.elapsed(), ips)?;
+                self.save(
+                    &model,
+                    optimizer,
+                    average.as_ref(),
+                    step,
+                    self.elapsed(),
+                    ips,
+                )?;
             }
         }
         self.pb.finish();
@@ -302,8 +329,9 @@ impl Run<'_> {
         if step == self.first_step {
             // Nothing to do (already at --steps): make sure the exported model exists.
             let optimizer = optimizer_bytes(&mut optim)?;
-            self.save(&model, optimizer, step, self.elapsed_before, 0.0)?;
-            last_val = self.validate(&model);
+            let average = average.as_ref();
+            self.save(&model, optimizer, average, step, self.elapsed_before, 0.0)?;
+            last_val = self.validate(average.map_or(&model, |a| &a.model));
         }
         Ok(TrainSummary {
             first_step: self.first_step,
@@ -357,13 +385,15 @@ impl Run<'_> {
         mean.take()
     }
 
-    /// Writes the checkpoint (`model` with the optimizer state `optimizer`, after `step`
-    /// steps and `elapsed` training seconds) and exports the model, with fresh entropy tables
-    /// and the run's options, for `nic encode`.
+    /// Writes the checkpoint (`model` with the optimizer state `optimizer` and the weights'
+    /// `average`, after `step` steps and `elapsed` training seconds) and exports the model
+    /// (the average, if there is one), with fresh entropy tables and the run's options, for
+    /// `nic encode`.
     fn save(
         &mut self,
         model: &Compressor,
         optimizer: Vec<u8>,
+        average: Option<&Average>,
         step: u64,
         elapsed: f64,
         ips: f64,
@@ -373,16 +403,12 @@ impl Run<'_> {
             key: self.key.clone(),
             step,
             elapsed_seconds: elapsed,
-            model: model
-                .clone()
-                .into_record()
-                .into_bytes()
-                .map_err(|e| TrainError::Invalid(format!("saving: {e}")))?
-                .to_vec(),
+            model: record_bytes(model)?,
             optimizer,
+            average: average.map_or(Ok(Vec::new()), |a| record_bytes(&a.model))?,
         };
         ck.save(&opts.out)?;
-        let valid = model.valid();
+        let valid = average.map_or_else(|| model.valid(), |a| a.model.clone());
         let quality = if opts.architecture.is_variable_rate() {
             0
         } else {
@@ -411,6 +437,15 @@ impl Run<'_> {
             .map_err(|e| out_error(opts, e))?;
         Ok(())
     }
+}
+
+fn record_bytes(model: &Compressor) -> Result<Vec<u8>, TrainError> {
+    Ok(model
+        .clone()
+        .into_record()
+        .into_bytes()
+        .map_err(|e| TrainError::Invalid(format!("saving: {e}")))?
+        .to_vec())
 }
 
 fn optimizer_bytes(optim: &mut ModuleOptimizer) -> Result<Vec<u8>, TrainError> {

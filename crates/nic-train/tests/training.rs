@@ -43,6 +43,7 @@ fn options(data: &Path, out: &Path, steps: u64) -> TrainOptions {
         mosaic: 1,
         init: None,
         lr: 2e-3,
+        ema: None,
         seed: 5,
         val_size: 4,
         val_every: 1000,
@@ -247,4 +248,65 @@ fn fine_tuning_starts_from_the_whole_model_it_is_given() {
         ..Architecture::TINY_MEAN_SCALE
     };
     assert!(train(&wrong, &device).is_err());
+}
+
+/// The `val` and `val-raw` losses of `step` in a run's log.
+fn val_losses(out: &Path, step: u64) -> (f64, f64) {
+    let log = std::fs::read_to_string(out.join("log.csv")).unwrap();
+    let loss = |split: &str| {
+        log.lines()
+            .map(|l| l.split(',').collect::<Vec<_>>())
+            .find(|r| r[0] == step.to_string() && r[2] == split)
+            .unwrap_or_else(|| panic!("no {split} row at step {step}:\n{log}"))[3]
+            .parse::<f64>()
+            .unwrap()
+    };
+    (loss("val"), loss("val-raw"))
+}
+
+#[test]
+fn an_averaged_run_exports_its_average_and_resumes_it_exactly() {
+    // Model initialization draws from burn's process-wide random state.
+    let _serial = nic_testkit::rng_turn();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    make_images(&data, 12);
+    let device = Device::flex();
+    let averaged = |name: &str, decay: f64| TrainOptions {
+        ema: Some(decay),
+        ..options(&data, &dir.path().join(name), 30)
+    };
+
+    // Decay 0: the average is the last weights, so both figures agree.
+    let plain = train(&averaged("zero", 0.0), &device).unwrap();
+    let (val, raw) = val_losses(&dir.path().join("zero"), 30);
+    assert_eq!(val, raw);
+    assert!((plain.last_val.loss - val).abs() <= 1e-5 * val);
+
+    // Decay 0.9: the exported model is the average, not the weights.
+    let whole = train(&averaged("a", 0.9), &device).unwrap();
+    let (val, raw) = val_losses(&dir.path().join("a"), 30);
+    assert!((val - raw).abs() > 1e-4 * raw, "{val} vs {raw}");
+    assert!((whole.last_val.loss - val).abs() <= 1e-5 * val);
+    assert!(whole.last_val.loss < 0.9 * whole.first_val.unwrap().loss);
+
+    // The checkpoint keeps the average: an interrupted run ends where the whole one does.
+    let mut part = averaged("b", 0.9);
+    part.session_steps = Some(17);
+    train(&part, &device).unwrap();
+    part.session_steps = None;
+    part.resume = true;
+    let resumed = train(&part, &device).unwrap();
+    assert_eq!(whole.model_id, resumed.model_id);
+
+    // Switched on when a run resumes: the average starts at the checkpoint's weights.
+    let mut late = options(&data, &dir.path().join("c"), 30);
+    late.session_steps = Some(17);
+    train(&late, &device).unwrap();
+    late.session_steps = None;
+    late.resume = true;
+    late.ema = Some(0.9);
+    let switched = train(&late, &device).unwrap();
+    assert_eq!(switched.steps, 30);
+    assert_ne!(switched.model_id, whole.model_id);
 }

@@ -45,6 +45,11 @@ pub struct Args {
     /// Adam learning rate (divided by 10 for the last 10 % of the steps).
     #[arg(long, default_value_t = 1e-4)]
     lr: f64,
+    /// Keep an exponential moving average of the weights with this decay per step (e.g.
+    /// 0.999: about the last 1,000 steps) and export it instead of the weights: it settles
+    /// where the weights wander at a high --lr. Can be switched on when a run resumes.
+    #[arg(long)]
+    ema: Option<f64>,
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Hidden channels N of the transforms. With --init of a model with fewer (and otherwise
@@ -91,7 +96,6 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Result<()> {
-    let device = super::open_device(a.device, a.quiet)?;
     let lambdas = match (a.lambda, a.lambdas) {
         (Some(_), _) => Vec::new(),
         (None, Some(l)) => l,
@@ -100,6 +104,10 @@ pub fn run(a: Args) -> Result<()> {
     if lambdas.iter().any(|l| !(l.is_finite() && *l > 0.0)) || a.lambda.is_some_and(|l| l <= 0.0) {
         return Err(crate::exit::Failure::Usage("λ values must be positive".into()).into());
     }
+    if a.ema.is_some_and(|d| !(0.0..1.0).contains(&d)) {
+        return Err(crate::exit::Failure::Usage("--ema must be in [0, 1)".into()).into());
+    }
+    let device = super::open_device(a.device, a.quiet)?;
     let opts = TrainOptions {
         data: a.data,
         val: a.val,
@@ -120,6 +128,7 @@ pub fn run(a: Args) -> Result<()> {
         mosaic: a.mosaic,
         init: a.init,
         lr: a.lr,
+        ema: a.ema,
         seed: a.seed,
         val_size: a.val_size,
         val_every: a.val_every.max(1),

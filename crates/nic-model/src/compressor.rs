@@ -213,15 +213,28 @@ impl Compressor {
         }
     }
 
-    /// This (trained) model with the hidden layers of its transforms as wide as those of
-    /// `wider` (a fresh model of the same architecture but more channels N): the same latents,
-    /// rates and pictures as before, a start from which training puts the new channels to use
-    /// (see [`crate::widen`]). Entropy model and gains are this model's.
+    /// This (trained) model embedded in `wider`, a fresh model of the same kind with at least
+    /// as many hidden channels N and latent channels M: the same pictures as before, and with
+    /// the same M the same latents and rates, a start from which training puts the new
+    /// channels to use (see [`crate::widen`]). New latent channels are coded too, so with more
+    /// M the rate starts a little higher; their gains start at each level's mean gain.
     pub fn widened(self, wider: Compressor) -> Compressor {
+        let m = wider.analysis.latent_channels();
+        let entropy = match (self.entropy, wider.entropy) {
+            (EntropyModel::ScaleHyperprior(t), EntropyModel::ScaleHyperprior(f)) => {
+                EntropyModel::ScaleHyperprior(t.widened(f))
+            }
+            (EntropyModel::Factorized(t), _) => {
+                assert_eq!(t.channels(), m, "a factorized prior is widened in N only");
+                EntropyModel::Factorized(t)
+            }
+            _ => panic!("widening keeps the kind of entropy model"),
+        };
         Compressor {
             analysis: self.analysis.widened(wider.analysis),
             synthesis: self.synthesis.widened(wider.synthesis),
-            ..self
+            entropy,
+            gains: self.gains.map(|g| g.widened(m)),
         }
     }
 
@@ -331,6 +344,43 @@ mod tests {
             assert!(t.loss.into_scalar::<f32>().is_finite());
             let side = e.side_bpp.into_scalar::<f32>();
             assert_eq!(side > 0.0, arch.has_hyperprior(), "{arch:?}: side {side}");
+        }
+    }
+
+    #[test]
+    fn a_model_with_more_latent_channels_makes_the_same_pictures() {
+        let device = Device::flex();
+        let _turn = crate::test_rng::seeded(&device, 29);
+        for arch in [Architecture::TINY_HYPER, Architecture::TINY_MEAN_SCALE] {
+            let wide = Architecture {
+                channels: 13,
+                latent_channels: 12,
+                ..arch
+            };
+            let model = Compressor::new(&arch, &device);
+            let widened = model.clone().widened(Compressor::new(&wide, &device));
+            let x = Tensor::<4>::random([2, 3, 64, 64], Distribution::Uniform(0.0, 1.0), &device);
+            let targets = Targets {
+                levels: &[0, 2],
+                lambdas: &[0.01, 0.04],
+            };
+            let (a, b) = (
+                model.rd_eval(x.clone(), targets),
+                widened.rd_eval(x, targets),
+            );
+            let (ma, mb) = (a.mse.into_scalar::<f32>(), b.mse.into_scalar::<f32>());
+            assert!((ma - mb).abs() <= 1e-5 * ma, "{arch:?}: MSE {ma} → {mb}");
+            let (sa, sb) = (
+                a.side_bpp.into_scalar::<f32>(),
+                b.side_bpp.into_scalar::<f32>(),
+            );
+            assert!(
+                (sa - sb).abs() <= 1e-5 * sa,
+                "{arch:?}: side latents {sa} → {sb}"
+            );
+            // The new latents are coded: they cost something, not the earth.
+            let (ba, bb) = (a.bpp.into_scalar::<f32>(), b.bpp.into_scalar::<f32>());
+            assert!(bb > ba && bb < 4.0 * ba, "{arch:?}: bpp {ba} → {bb}");
         }
     }
 

@@ -64,6 +64,33 @@ impl Gains {
         })
     }
 
+    /// These gains for `channels` latent channels (at least as many as now): the trained
+    /// channels keep theirs, and a new channel starts at each level's geometric mean over
+    /// them, so it is quantized as finely as a typical trained channel at that level.
+    pub fn widened(&self, channels: usize) -> Gains {
+        let widen = |p: &Param<Tensor<2>>| {
+            let [levels, c] = p.dims();
+            assert!(c <= channels, "{c} channels cannot widen to {channels}");
+            let v: Vec<f32> = p
+                .val()
+                .into_data()
+                .try_into_vec::<f32>()
+                .expect("f32 gains");
+            let mut out = Vec::with_capacity(levels * channels);
+            for row in v.chunks(c) {
+                let mean = row.iter().sum::<f32>() / c as f32;
+                out.extend_from_slice(row);
+                out.extend(std::iter::repeat_n(mean, channels - c));
+            }
+            let data = TensorData::new(out, [levels, channels]);
+            Param::from_tensor(Tensor::<2>::from_data(data, &p.device()))
+        };
+        Gains {
+            log_gain: widen(&self.log_gain),
+            log_inverse: widen(&self.log_inverse),
+        }
+    }
+
     pub fn levels(&self) -> usize {
         self.log_gain.dims()[0]
     }
@@ -132,6 +159,24 @@ mod tests {
         let (g3, _) = g.at_quality(3.0);
         assert!((g1[0] - 0.5).abs() < 1e-6 && (g3[1] - 2.0).abs() < 1e-6);
         assert!((g15[0] - 0.5f32.sqrt()).abs() < 1e-6);
+    }
+
+    #[test]
+    fn widened_gains_keep_the_trained_channels_and_start_new_ones_at_the_mean() {
+        let device = Device::flex();
+        let log = TensorData::new(vec![-0.7f32, -0.5, 0.1, 0.3], [2, 2]);
+        let g = Gains {
+            log_gain: Param::from_tensor(Tensor::<2>::from_data(log.clone(), &device)),
+            log_inverse: Param::from_tensor(Tensor::<2>::from_data(log, &device).neg()),
+        };
+        let (gain, inv) = g.widened(3).for_levels(&[0, 1]);
+        let gain: Vec<f32> = gain.into_data().try_into_vec::<f32>().unwrap();
+        let inv: Vec<f32> = inv.into_data().try_into_vec::<f32>().unwrap();
+        let want = [-0.7f32, -0.5, -0.6, 0.1, 0.3, 0.2];
+        for (i, w) in want.iter().enumerate() {
+            assert!((gain[i] - w.exp()).abs() < 1e-6, "gain {i}");
+            assert!((inv[i] - (-w).exp()).abs() < 1e-5, "inverse {i}");
+        }
     }
 
     #[test]

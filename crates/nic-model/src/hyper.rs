@@ -23,7 +23,7 @@ use nic_hyper::{Kind, Layer, Network, Shape};
 
 use crate::gdn::lower_bound;
 use crate::prior::LIKELIHOOD_BOUND;
-use crate::{Architecture, FactorizedPrior};
+use crate::{Architecture, FactorizedPrior, widen};
 
 #[derive(Module, Debug)]
 pub struct Hyperprior {
@@ -141,6 +141,30 @@ impl Hyperprior {
             Param::from_tensor(Tensor::cat(vec![b.val(), Tensor::zeros([m], &device)], 0))
         });
         Hyperprior { output, ..self }
+    }
+
+    /// This (trained) hyperprior embedded in `wider`, a fresh one for more latent channels
+    /// (the same side-latent channels and form): the side latents read the new latents with
+    /// zero weights, so they are as before, and the trained latents' scales and means are
+    /// predicted as before; the new latents' scales start at the fresh network's, their means
+    /// at zero (see [`crate::widen`]).
+    pub fn widened(self, wider: Hyperprior) -> Hyperprior {
+        assert_eq!(self.predicts_means(), wider.predicts_means());
+        let parts: &[bool] = if self.predicts_means() {
+            &[false, true]
+        } else {
+            &[false]
+        };
+        Hyperprior {
+            analysis: (self.analysis.into_iter().zip(wider.analysis))
+                .map(|(t, f)| widen::conv(t, f))
+                .collect(),
+            upsample: (self.upsample.into_iter().zip(wider.upsample))
+                .map(|(t, f)| widen::deconv(t, f))
+                .collect(),
+            output: widen::output_blocks(self.output, wider.output, parts),
+            prior: self.prior,
+        }
     }
 
     /// The same network in fixed point, for the codec (see [`nic_hyper`]).
@@ -297,6 +321,50 @@ mod tests {
         assert!(values(p.means.clone().unwrap()).iter().all(|&m| m == 0.0));
         let y_hat = p.quantize(y, &|v| v.round());
         assert_eq!(values(ms.likelihoods(y_hat, z).0), before);
+    }
+
+    #[test]
+    fn a_widened_hyperprior_predicts_the_trained_latents_as_before() {
+        let device = Device::flex();
+        let _turn = crate::test_rng::seeded(&device, 23);
+        for arch in [Architecture::TINY_HYPER, Architecture::TINY_MEAN_SCALE] {
+            let wide = Architecture {
+                latent_channels: 12,
+                ..arch
+            };
+            let hp = Hyperprior::new(&arch, &device);
+            let whp = hp.clone().widened(Hyperprior::new(&wide, &device));
+            assert_eq!(whp.latent_channels(), 12);
+            assert_eq!(whp.predicts_means(), arch.means);
+            let y = Tensor::<4>::random([1, 8, 8, 8], Distribution::Uniform(-9.0, 9.0), &device);
+            let extra =
+                Tensor::<4>::random([1, 4, 8, 8], Distribution::Uniform(-9.0, 9.0), &device);
+            let wy = Tensor::cat(vec![y.clone(), extra], 1);
+            let z = hp.side_latents(y.clone());
+            assert_eq!(values(whp.side_latents(wy.clone())), values(z.clone()));
+            let z = z.round();
+            let (p, wp) = (
+                hp.predict(z.clone(), y.dims()),
+                whp.predict(z.clone(), wy.dims()),
+            );
+            let trained = |t: Tensor<4>| values(t.slice([0..1, 0..8, 0..8, 0..8]));
+            let close = |a: Vec<f32>, b: Vec<f32>| {
+                for (u, v) in a.iter().zip(&b) {
+                    assert!((u - v).abs() <= 1e-5 * u.abs().max(1.0), "{u} vs {v}");
+                }
+            };
+            close(values(p.scales), trained(wp.scales.clone()));
+            if let (Some(m), Some(wm)) = (p.means, wp.means) {
+                close(values(m), trained(wm.clone()));
+                let new = values(wm.slice([0..1, 8..12, 0..8, 0..8]));
+                assert!(new.iter().all(|&v| v == 0.0), "new means start at zero");
+            }
+            // The integer network (the codec's) agrees with the float one, new channels too.
+            let zi: Vec<i32> = values(z.clone()).iter().map(|&v| v as i32).collect();
+            let net = whp.integer_synthesis().unwrap();
+            let got = net.run(&zi, 2, 2).unwrap();
+            assert_eq!(got.channels, if arch.means { 24 } else { 12 });
+        }
     }
 
     #[test]

@@ -158,7 +158,7 @@ mod tests {
     }
 
     #[test]
-    fn widened_transforms_compute_what_they_did_and_their_new_channels_learn() {
+    fn widened_transforms_make_the_same_pictures_and_their_new_channels_learn() {
         let device = Device::flex();
         let _turn = crate::test_rng::seeded(&device, 21);
         let ad = device.clone().autodiff();
@@ -166,6 +166,7 @@ mod tests {
             Architecture::TINY,
             Architecture {
                 channels: 13,
+                latent_channels: 11,
                 ..Architecture::TINY
             },
         );
@@ -177,6 +178,7 @@ mod tests {
         );
         assert_eq!(wa.convs[1].weight.dims(), [13, 13, KERNEL, KERNEL]);
         assert_eq!(ws.deconvs[3].weight.dims(), [13, 3, KERNEL, KERNEL]);
+        assert_eq!(wa.latent_channels(), 11);
         let x = Tensor::<4>::random([2, 3, 48, 32], Distribution::Uniform(0.0, 1.0), &ad);
         // The same latents and pictures, up to the float sums' order.
         let close = |a: Vec<f32>, b: Vec<f32>| {
@@ -189,7 +191,17 @@ mod tests {
         };
         let y = analysis.forward(x.clone());
         let wy = wa.forward(x.clone());
-        close(values(y.clone()), values(wy.clone()));
+        let [b, _, h, w] = y.dims();
+        close(
+            values(y.clone()),
+            values(wy.clone().slice([0..b, 0..8, 0..h, 0..w])),
+        );
+        // The new latents are not zero, and the synthesis does not read them yet.
+        assert!(
+            values(wy.clone().slice([0..b, 8..11, 0..h, 0..w]))
+                .iter()
+                .any(|v| v.abs() > 1e-3)
+        );
         close(values(synthesis.forward(y)), values(ws.forward(wy.clone())));
         // The zero weights that read the new channels get gradients at once.
         let loss = ws.forward(wa.forward(x.clone())).sub(x).square().mean();
@@ -201,7 +213,9 @@ mod tests {
         let read_by_latents = wa.convs[3].weight.val().grad(&grads).unwrap();
         assert!(new_inputs(read_by_latents, [0..8, 8..13, k.clone(), k.clone()]) > 0.0);
         let read_by_pixels = ws.deconvs[3].weight.val().grad(&grads).unwrap();
-        assert!(new_inputs(read_by_pixels, [8..13, 0..3, k.clone(), k]) > 0.0);
+        assert!(new_inputs(read_by_pixels, [8..13, 0..3, k.clone(), k.clone()]) > 0.0);
+        let new_latents_read = ws.deconvs[0].weight.val().grad(&grads).unwrap();
+        assert!(new_inputs(new_latents_read, [8..11, 0..8, k.clone(), k]) > 0.0);
     }
 
     #[test]

@@ -7,6 +7,11 @@
 //! trained reads them), so fine-tuning starts from the trained model's own rate and
 //! distortion instead of from scratch. The new channels are not dead: their activations are
 //! not zero, so the zero weights that read them get gradients at the first step.
+//!
+//! The same holds for more latent channels M: the analysis computes new latents, the
+//! synthesis and the hyper-analysis read them with zero weights, and the hyper-synthesis
+//! predicts the trained latents' scales and means as before ([`output_blocks`]). The new
+//! latents are coded, so the rate moves a little at the start; the pictures do not.
 
 use std::ops::Range;
 
@@ -38,6 +43,36 @@ pub(crate) fn deconv(trained: ConvTranspose2d, mut fresh: ConvTranspose2d) -> Co
     let w = embed(fresh.weight.val(), trained.weight.val());
     fresh.weight = Param::from_tensor(zero(w, [i..wide_in, 0..o, 0..kh, 0..kw]));
     fresh.bias = bias(trained.bias, fresh.bias);
+    fresh
+}
+
+/// A convolution whose outputs are equal blocks (the hyper-synthesis's scales, then its
+/// means) embedded in one with larger blocks over the same inputs: each trained block at the
+/// start of its wider one, so the trained outputs come out as before. The new outputs of a
+/// block keep the fresh weights, or are zero (weights and bias) where `zero_new` says so.
+pub(crate) fn output_blocks(trained: Conv2d, mut fresh: Conv2d, zero_new: &[bool]) -> Conv2d {
+    let [o, i, kh, kw] = trained.weight.dims();
+    let [wide_o, wide_i, _, _] = fresh.weight.dims();
+    let parts = zero_new.len();
+    assert!(i == wide_i && o % parts == 0 && wide_o % parts == 0 && wide_o >= o);
+    let (b, wide_b) = (o / parts, wide_o / parts);
+    let (mut w, tw) = (fresh.weight.val(), trained.weight.val());
+    let mut bias = fresh.bias.as_ref().map(|p| p.val());
+    let tb = trained.bias.as_ref().map(|p| p.val());
+    for (p, &zero) in zero_new.iter().enumerate() {
+        let (from, to) = (p * b, p * wide_b);
+        let kept = tw.clone().slice([from..from + b, 0..i, 0..kh, 0..kw]);
+        w = w.slice_assign([to..to + b, 0..i, 0..kh, 0..kw], kept);
+        if let (Some(f), Some(t)) = (bias.take(), &tb) {
+            bias = Some(f.slice_assign(to..to + b, t.clone().slice(from..from + b)));
+        }
+        if zero && wide_b > b {
+            w = w.slice_fill([to + b..to + wide_b, 0..i, 0..kh, 0..kw], 0.0);
+            bias = bias.map(|f| f.slice_fill(to + b..to + wide_b, 0.0));
+        }
+    }
+    fresh.weight = Param::from_tensor(w.detach());
+    fresh.bias = bias.map(|f| Param::from_tensor(f.detach()));
     fresh
 }
 

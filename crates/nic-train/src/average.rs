@@ -12,7 +12,8 @@ use nic_model::burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use nic_model::burn::tensor::Tensor;
 
 /// The averaged weights, on the device without autodiff: after every step
-/// `average ← decay·average + (1 − decay)·weights`, so the last 1/(1 − decay) steps count most.
+/// `average ← d·average + (1 − d)·weights`, so the last 1/(1 − d) steps count most, where d is
+/// `decay` once the run is past its first steps (see [`Average::decay_at`]).
 #[derive(Debug, Clone)]
 pub(crate) struct Average {
     pub model: Compressor,
@@ -28,14 +29,25 @@ impl Average {
         }
     }
 
+    /// The decay after the run's step `step` (counted from 0): `decay`, but at most
+    /// (1 + step) / (10 + step), the warm-up of TensorFlow's `ExponentialMovingAverage`. A run
+    /// starts from weights that training leaves fast — fresh ones, or a model just given more
+    /// latents, whose rate falls by half in the first 250 steps — and without the warm-up
+    /// its average would carry them for thousands of steps (0.999²⁵⁰ = 0.78 of them at step
+    /// 250). Counted in the run's steps, so it needs no state of its own in a checkpoint.
+    pub fn decay_at(&self, step: u64) -> f64 {
+        let s = step as f64;
+        self.decay.min((1.0 + s) / (10.0 + s))
+    }
+
     /// Moves the average towards `model`'s weights (those of the same run, so the same
-    /// parameters in the same order).
-    pub fn update(&mut self, model: &Compressor) {
+    /// parameters in the same order) after the run's step `step`.
+    pub fn update(&mut self, model: &Compressor, step: u64) {
         let mut weights = Flattened::default();
         model.valid().visit(&mut weights);
         let mut blend = Blend {
             weights: weights.0.into_iter(),
-            keep: self.decay,
+            keep: self.decay_at(step),
         };
         self.model = self.model.clone().map(&mut blend);
         assert!(
@@ -101,8 +113,10 @@ mod tests {
         let b = Compressor::new(&arch, &ad);
         let c = Compressor::new(&arch, &ad);
         let mut avg = Average::new(&a, 0.75);
-        avg.update(&b);
-        avg.update(&c);
+        // Past the warm-up, the decay is the one asked for.
+        assert_eq!((avg.decay_at(30), avg.decay_at(1000)), (0.75, 0.75));
+        avg.update(&b, 1000);
+        avg.update(&c, 1001);
         let (a, b, c, got) = (values(&a), values(&b), values(&c), values(&avg.model));
         assert_eq!(got.len(), a.len());
         assert!(a.len() > 1000);
@@ -119,5 +133,29 @@ mod tests {
         }
         // Fresh models differ in their random weights (biases and gains may start equal).
         assert!(moved > a.len() / 2, "{moved} of {} weights moved", a.len());
+    }
+
+    #[test]
+    fn the_first_steps_leave_the_starting_weights_behind() {
+        let _serial = nic_testkit::rng_turn();
+        let device = Device::flex();
+        let arch = Architecture::TINY_HYPER;
+        let (a, b) = (
+            Compressor::new(&arch, &device),
+            Compressor::new(&arch, &device),
+        );
+        let mut avg = Average::new(&a, 0.999);
+        assert_eq!(avg.decay_at(0), 0.1);
+        assert!((avg.decay_at(250) - 251.0 / 260.0).abs() < 1e-12);
+        assert_eq!(avg.decay_at(9000), 0.999);
+        avg.update(&b, 0);
+        let (a, b, got) = (values(&a), values(&b), values(&avg.model));
+        for i in 0..a.len() {
+            let want = 0.1 * a[i] + 0.9 * b[i];
+            assert!(
+                (got[i] - want).abs() <= 1e-6 * (1.0 + want.abs()),
+                "weight {i}"
+            );
+        }
     }
 }

@@ -105,20 +105,26 @@ pub(crate) fn start_or_resume(
                 .load_any_record(compressor.into_record())
                 .map_err(invalid)?;
             gains_loaded = true;
-        } else if from.channels < arch.channels
+        } else if from.channels <= arch.channels
+            && from.latent_channels <= arch.latent_channels
+            && (from.latent_channels == arch.latent_channels || from.has_hyperprior())
             && from
                 == (Architecture {
                     channels: from.channels,
+                    latent_channels: from.latent_channels,
                     ..arch
                 })
         {
-            // Wider hidden layers: the model embedded in the fresh one, so the run starts from
-            // its own figures and puts the new channels to use.
+            // Wider hidden layers or more latents: the model embedded in the fresh one, so the
+            // run starts from its own pictures and puts the new channels to use. (A factorized
+            // prior has a density per latent channel and is widened in N only.)
             opts.note(&format!(
-                "--init {}: its {} hidden channels widened to {}",
+                "--init {}: its {} hidden and {} latent channels widened to {} and {}",
                 dir.display(),
                 from.channels,
-                arch.channels
+                from.latent_channels,
+                arch.channels,
+                arch.latent_channels
             ));
             let trained = Compressor::new(&from, ad)
                 .load_any_record(saved.compressor.into_record())

@@ -233,7 +233,7 @@ impl Run<'_> {
                 });
             }
             if let Some(a) = &mut average {
-                a.update(&model);
+                a.update(&model, step);
             }
             let ips = self.images_per_second(step);
             if let Some((weights, optimizer, average)) = snapshot {

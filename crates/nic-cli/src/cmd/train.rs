@@ -57,7 +57,9 @@ pub struct Args {
     /// own figures, the new channels at a fresh model's weights.
     #[arg(long, default_value_t = Architecture::DEFAULT.channels)]
     channels: usize,
-    /// Latent channels M.
+    /// Latent channels M. With --init of a hyperprior model with fewer (and otherwise the same
+    /// architecture, N at most this run's), it gets more latents: the same pictures at first,
+    /// the new latents computed with fresh weights and read with zero ones.
     #[arg(long, default_value_t = Architecture::DEFAULT.latent_channels)]
     latent_channels: usize,
     /// Channels of the hyperprior's side latents; 0 for a factorized prior instead.

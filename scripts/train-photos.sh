@@ -1,12 +1,11 @@
 #!/usr/bin/env bash
 # The photo training campaign of the default model (a run that spans sessions): fine-tunes
 # models/default, as a mean-scale hyperprior (--means: a scale-hyperprior default grows into
-# one, its means starting at zero) with M = 320 latent channels (a model with fewer is
-# widened: see models/default/README.md), on random 256×256 crops (with flips) of
+# one, its means starting at zero), on random 256×256 crops (with flips) of
 # ../shared/datasets/photos/train, validating on photos/val, and resumes when its checkpoint
-# is there. The run lives outside the work tree (RUN, default ~/nic-runs/photo-m320;
-# ~/nic-runs/photo-n128 was the M = 128 run, ~/nic-runs/photo-means the N = 96 run,
-# ~/nic-runs/photo the scale hyperprior's) so that
+# is there. The run lives outside the work tree (RUN, default ~/nic-runs/photo-n128;
+# ~/nic-runs/photo-m320 was the M = 320 probe of session 12, ~/nic-runs/photo-means the
+# N = 96 run, ~/nic-runs/photo the scale hyperprior's) so that
 # a checkout can be replaced under it; a run that is lost restarts from models/default (or
 # from INIT, e.g. a committed export).
 #   usage: scripts/train-photos.sh [MINUTES]   (default 95: a time budget that ends it cleanly)
@@ -17,14 +16,14 @@
 #   LAMBDAS (comma-separated, default the model's eight) adds levels above the top one, e.g.
 #   RUN=~/nic-runs/photo-10 LAMBDAS=0.0009,0.0018,0.0035,0.0067,0.013,0.025,0.0483,0.0932,0.18,0.36
 #   CHANNELS (default 128, the model's) widens the hidden layers, e.g. CHANNELS=192 with its
-#   own RUN, and LATENT (default 320) the latents (pass the same LAMBDAS, CHANNELS and
-#   LATENT when such a run resumes).
+#   own RUN, and LATENT (default 128, the model's) the latents, e.g. LATENT=320 (pass the
+#   same LAMBDAS, CHANNELS and LATENT when such a run resumes).
 #   EMA (default 0.999) is the decay of the weights' moving average, which the run exports
 #   and validates as `val` (the weights themselves as `val-raw`); EMA=none exports the weights.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 minutes=${1:-95}
-run=${RUN:-$HOME/nic-runs/photo-m320}
+run=${RUN:-$HOME/nic-runs/photo-n128}
 data=${DATA:-../shared/datasets/photos}
 cargo build --release -p nic-cli
 nic=${CARGO_TARGET_DIR:-target}/release/nic
@@ -37,7 +36,7 @@ resume=(--init "${INIT:-models/default}")
 flags=()
 [ -n "${LAMBDAS:-}" ] && flags=(--lambdas "$LAMBDAS")
 [ -n "${CHANNELS:-}" ] && flags+=(--channels "$CHANNELS")
-flags+=(--latent-channels "${LATENT:-320}")
+[ -n "${LATENT:-}" ] && flags+=(--latent-channels "$LATENT")
 [ "${EMA:-0.999}" != none ] && flags+=(--ema "${EMA:-0.999}")
 [ -f "$run/checkpoint.bin" ] && resume=(--resume)
 nice -n 19 "$(dirname "$run")/nic" train --data "$data/train" --val "$data/val" --out "$run" \

@@ -215,9 +215,10 @@ impl Compressor {
 
     /// This (trained) model embedded in `wider`, a fresh model of the same kind with at least
     /// as many hidden channels N and latent channels M: the same pictures as before, and with
-    /// the same M the same latents and rates, a start from which training puts the new
-    /// channels to use (see [`crate::widen`]). New latent channels are coded too, so with more
-    /// M the rate starts a little higher; their gains start at each level's mean gain.
+    /// the same M the same latents and rates, a start from which training puts new hidden
+    /// channels to use (see [`crate::widen`], also for what became of new latents). New latent
+    /// channels are coded too, so with more M the rate starts higher; their gains start at
+    /// each level's mean gain.
     pub fn widened(self, wider: Compressor) -> Compressor {
         let m = wider.analysis.latent_channels();
         let entropy = match (self.entropy, wider.entropy) {

@@ -354,7 +354,7 @@ mod tests {
                 }
             };
             close(values(p.scales), trained(wp.scales.clone()));
-            if let (Some(m), Some(wm)) = (p.means, wp.means) {
+            if let (Some(m), Some(wm)) = (p.means, wp.means.clone()) {
                 close(values(m), trained(wm.clone()));
                 let new = values(wm.slice([0..1, 8..12, 0..8, 0..8]));
                 assert!(new.iter().all(|&v| v == 0.0), "new means start at zero");
@@ -364,6 +364,12 @@ mod tests {
             let net = whp.integer_synthesis().unwrap();
             let got = net.run(&zi, 2, 2).unwrap();
             assert_eq!(got.channels, if arch.means { 24 } else { 12 });
+            let mut want = values(wp.scales);
+            want.extend(wp.means.map(values).unwrap_or_default());
+            let one = (1 << nic_hyper::ACTIVATION_BITS) as f32;
+            for (g, w) in got.data.iter().zip(&want) {
+                assert!((*g as f32 / one - w).abs() < 3e-3, "{arch:?}: {g} vs {w}");
+            }
         }
     }
 

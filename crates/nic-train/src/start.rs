@@ -116,8 +116,9 @@ pub(crate) fn start_or_resume(
                 })
         {
             // Wider hidden layers or more latents: the model embedded in the fresh one, so the
-            // run starts from its own pictures and puts the new channels to use. (A factorized
-            // prior has a density per latent channel and is widened in N only.)
+            // run starts from its own pictures (see nic_model::widen for what training did
+            // with new latents). A factorized prior has a density per latent channel and is
+            // widened in N only.
             opts.note(&format!(
                 "--init {}: its {} hidden and {} latent channels widened to {} and {}",
                 dir.display(),

@@ -17,7 +17,8 @@
 #   RUN=~/nic-runs/photo-10 LAMBDAS=0.0009,0.0018,0.0035,0.0067,0.013,0.025,0.0483,0.0932,0.18,0.36
 #   CHANNELS (default 128, the model's) widens the hidden layers, e.g. CHANNELS=192 with its
 #   own RUN, and LATENT (default 128, the model's) the latents, e.g. LATENT=320 (pass the
-#   same LAMBDAS, CHANNELS and LATENT when such a run resumes).
+#   same LAMBDAS, CHANNELS and LATENT when such a run resumes); the new latents' rate enters
+#   the loss over the first WARMUP steps (default 1000; kept in the checkpoint on resume).
 #   EMA (default 0.999) is the decay of the weights' moving average, which the run exports
 #   and validates as `val` (the weights themselves as `val-raw`); EMA=none exports the weights.
 set -euo pipefail
@@ -36,7 +37,7 @@ resume=(--init "${INIT:-models/default}")
 flags=()
 [ -n "${LAMBDAS:-}" ] && flags=(--lambdas "$LAMBDAS")
 [ -n "${CHANNELS:-}" ] && flags+=(--channels "$CHANNELS")
-[ -n "${LATENT:-}" ] && flags+=(--latent-channels "$LATENT")
+[ -n "${LATENT:-}" ] && flags+=(--latent-channels "$LATENT" --latent-warmup "${WARMUP:-1000}")
 [ "${EMA:-0.999}" != none ] && flags+=(--ema "${EMA:-0.999}")
 [ -f "$run/checkpoint.bin" ] && resume=(--resume)
 nice -n 19 "$(dirname "$run")/nic" train --data "$data/train" --val "$data/val" --out "$run" \

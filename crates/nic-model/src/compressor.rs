@@ -114,6 +114,11 @@ pub struct Targets<'a> {
     pub levels: &'a [usize],
     /// λ per image.
     pub lambdas: &'a [f64],
+    /// How much of each latent channel's rate the training loss counts (`None`: all of it).
+    /// A run that added latents to a trained model phases their rate in, so that it does not
+    /// switch them off before the distortion has put them to use. Only the loss sees it: the
+    /// figures report the whole rate.
+    pub latent_rate: Option<&'a [f32]>,
 }
 
 /// Draws every parameter's initial values. burn draws them lazily, at a parameter's first use,
@@ -186,7 +191,14 @@ impl Compressor {
             }
         };
         let x_hat = self.synthesis.forward(apply(y_st, inverse));
-        rd(x, x_hat, likelihood, side, targets.lambdas)
+        rd(
+            x,
+            x_hat,
+            likelihood,
+            side,
+            targets.lambdas,
+            targets.latent_rate,
+        )
     }
 
     /// The same figures with real rounding, as the codec does it: bpp is the ideal information
@@ -198,7 +210,7 @@ impl Compressor {
             .synthesis
             .forward(apply(q.y_hat, inverse))
             .clamp(0.0, 1.0);
-        rd(x, x_hat, q.likelihood, q.side, targets.lambdas)
+        rd(x, x_hat, q.likelihood, q.side, targets.lambdas, None)
     }
 
     /// Analysis, then each image's gains (if the model has them); also the inverse gains.
@@ -214,11 +226,12 @@ impl Compressor {
     }
 
     /// This (trained) model embedded in `wider`, a fresh model of the same kind with at least
-    /// as many hidden channels N and latent channels M: the same pictures as before, and with
-    /// the same M the same latents and rates, a start from which training puts new hidden
-    /// channels to use (see [`crate::widen`], also for what became of new latents). New latent
-    /// channels are coded too, so with more M the rate starts higher; their gains start at
-    /// each level's mean gain.
+    /// as many hidden channels N and latent channels M. With the same M: the same pictures,
+    /// latents and rates, a start from which training puts new hidden channels to use. With
+    /// more M the trained latents and side latents are as before, the new latents are coded
+    /// (so the rate starts higher; their gains start at each level's mean gain) and read by
+    /// the synthesis with fresh weights, so the pictures move a little (see [`crate::widen`]
+    /// for why).
     pub fn widened(self, wider: Compressor) -> Compressor {
         let m = wider.analysis.latent_channels();
         let entropy = match (self.entropy, wider.entropy) {
@@ -285,13 +298,21 @@ pub(crate) fn rd(
     likelihood: Tensor<4>,
     side: Option<Tensor<4>>,
     lambdas: &[f64],
+    latent_rate: Option<&[f32]>,
 ) -> RdOutput {
     let [b, _, h, w] = x.dims();
     let device = x.device();
     let pixels = (b * h * w) as f64;
-    let bits = |l: Tensor<4>| l.log().sum().div_scalar(-std::f64::consts::LN_2 * pixels);
-    let side_bpp = side.map_or_else(|| Tensor::zeros([1], &device), bits);
-    let bpp = bits(likelihood) + side_bpp.clone();
+    let bits = |l: Tensor<4>| l.sum().div_scalar(-std::f64::consts::LN_2 * pixels);
+    let side_bpp = side.map_or_else(|| Tensor::zeros([1], &device), |s| bits(s.log()));
+    let log_l = likelihood.log();
+    let rate_loss = latent_rate.map(|weights| {
+        let m = weights.len();
+        let weights =
+            Tensor::<4>::from_data(TensorData::new(weights.to_vec(), [1, m, 1, 1]), &device);
+        bits(log_l.clone() * weights) + side_bpp.clone()
+    });
+    let bpp = bits(log_l) + side_bpp.clone();
     let per_image = (x_hat - x)
         .square()
         .reshape([b as i32, -1])
@@ -305,7 +326,7 @@ pub(crate) fn rd(
         .mean()
         .mul_scalar(255.0 * 255.0);
     RdOutput {
-        loss: distortion + bpp.clone(),
+        loss: distortion + rate_loss.unwrap_or_else(|| bpp.clone()),
         bpp,
         side_bpp,
         mse: per_image.mean(),
@@ -336,6 +357,7 @@ mod tests {
             let targets = Targets {
                 levels: &levels,
                 lambdas: &[0.01, 0.02],
+                latent_rate: None,
             };
             let noise = |_, shape| Tensor::random(shape, Distribution::Uniform(-0.5, 0.5), &device);
             let t = model.rd_train(x.clone(), &noise, targets);
@@ -349,7 +371,43 @@ mod tests {
     }
 
     #[test]
-    fn a_model_with_more_latent_channels_makes_the_same_pictures() {
+    fn the_loss_counts_each_latent_channels_rate_by_its_weight() {
+        let device = Device::flex();
+        let x = Tensor::<4>::zeros([1, 3, 4, 4], &device);
+        // Two latent channels of one position each: 1 and 3 bits; 2 bits of side latents.
+        let likelihood =
+            Tensor::<4>::from_data(TensorData::new(vec![0.5f32, 0.125], [1, 2, 1, 1]), &device);
+        let side = Tensor::<4>::from_data(TensorData::new(vec![0.25f32], [1, 1, 1, 1]), &device);
+        let loss = |weights: Option<&[f32]>| {
+            let out = rd(
+                x.clone(),
+                x.clone(),
+                likelihood.clone(),
+                Some(side.clone()),
+                &[0.01],
+                weights,
+            );
+            let bits = |t: Tensor<1>| t.into_scalar::<f32>() * 16.0;
+            (bits(out.loss), bits(out.bpp))
+        };
+        for (weights, want) in [
+            (None, 6.0),
+            (Some(&[1.0, 1.0][..]), 6.0),
+            (Some(&[1.0, 0.5]), 4.5),
+            (Some(&[0.0, 0.0]), 2.0),
+        ] {
+            let (l, bpp) = loss(weights);
+            assert!(
+                (l - want).abs() < 1e-4,
+                "{weights:?}: {l} bits, want {want}"
+            );
+            // The figures count the whole rate.
+            assert!((bpp - 6.0).abs() < 1e-4, "{weights:?}: {bpp}");
+        }
+    }
+
+    #[test]
+    fn a_model_with_more_latent_channels_keeps_its_side_latents_and_codes_the_new_ones() {
         let device = Device::flex();
         let _turn = crate::test_rng::seeded(&device, 29);
         for arch in [Architecture::TINY_HYPER, Architecture::TINY_MEAN_SCALE] {
@@ -364,13 +422,15 @@ mod tests {
             let targets = Targets {
                 levels: &[0, 2],
                 lambdas: &[0.01, 0.04],
+                latent_rate: None,
             };
             let (a, b) = (
                 model.rd_eval(x.clone(), targets),
                 widened.rd_eval(x, targets),
             );
-            let (ma, mb) = (a.mse.into_scalar::<f32>(), b.mse.into_scalar::<f32>());
-            assert!((ma - mb).abs() <= 1e-5 * ma, "{arch:?}: MSE {ma} → {mb}");
+            // The pictures move (the synthesis reads the new latents with fresh weights:
+            // transforms.rs tests that they are the same without them); the side latents do
+            // not.
             let (sa, sb) = (
                 a.side_bpp.into_scalar::<f32>(),
                 b.side_bpp.into_scalar::<f32>(),

@@ -23,7 +23,8 @@ use nic_hyper::{Kind, Layer, Network, Shape};
 
 use crate::gdn::lower_bound;
 use crate::prior::LIKELIHOOD_BOUND;
-use crate::{Architecture, FactorizedPrior, widen};
+use crate::widen::{self, Reading};
+use crate::{Architecture, FactorizedPrior};
 
 #[derive(Module, Debug)]
 pub struct Hyperprior {
@@ -160,7 +161,7 @@ impl Hyperprior {
                 .map(|(t, f)| widen::conv(t, f))
                 .collect(),
             upsample: (self.upsample.into_iter().zip(wider.upsample))
-                .map(|(t, f)| widen::deconv(t, f))
+                .map(|(t, f)| widen::deconv(t, f, Reading::Zero))
                 .collect(),
             output: widen::output_blocks(self.output, wider.output, parts),
             prior: self.prior,

@@ -90,7 +90,7 @@ impl Compressor {
             .synthesis
             .forward(apply(q.y_hat, inverse))
             .clamp(0.0, 1.0);
-        rd(x, x_hat, q.likelihood, q.side, &[lambda])
+        rd(x, x_hat, q.likelihood, q.side, &[lambda], None)
     }
 
     /// Refines one picture's latents from `y` and `z` (see the module's documentation).

@@ -8,13 +8,15 @@
 //! distortion instead of from scratch. The new channels are not dead: their activations are
 //! not zero, so the zero weights that read them get gradients at the first step.
 //!
-//! The same holds for more latent channels M: the analysis computes new latents, the
-//! synthesis and the hyper-analysis read them with zero weights, and the hyper-synthesis
-//! predicts the trained latents' scales and means as before ([`output_blocks`]). The new
-//! latents are coded, so the rate moves at the start; the pictures do not. Unlike new hidden
-//! channels, new latents pay rate from the first step while the zero weights that read them
-//! pass no distortion gradient back to them: measured on the default model (M 128 → 320,
-//! models/default/README.md), training switched them all off instead of putting them to use.
+//! More latent channels M are different, because latents are rounded: a new latent that
+//! rounds to zero gives the weights reading it no gradient, and zero weights pass the latent
+//! no distortion gradient, while its rate is paid from the first step. Measured on the
+//! default model (M 128 → 320 with zero weights, models/default/README.md), training switched
+//! every new latent off. So the synthesis reads new latents with the fresh network's weights
+//! ([`Reading::Fresh`]): the pictures move a little at the start, and the distortion reaches
+//! the new latents at once. The side latents still read them with zero weights (unrounded,
+//! they get gradients), and the hyper-synthesis predicts the trained latents' scales and
+//! means as before ([`output_blocks`]).
 
 use std::ops::Range;
 
@@ -39,12 +41,29 @@ pub(crate) fn conv(trained: Conv2d, mut fresh: Conv2d) -> Conv2d {
     fresh
 }
 
+/// How a widened layer reads the inputs it did not have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reading {
+    /// Trained outputs read new inputs with zero weights: the same outputs as before.
+    Zero,
+    /// With the fresh network's weights: for rounded inputs (latents), which zero weights
+    /// would never put to use.
+    Fresh,
+}
+
 /// A transposed convolution (weights `[in, out, k, k]`) embedded in a wider one.
-pub(crate) fn deconv(trained: ConvTranspose2d, mut fresh: ConvTranspose2d) -> ConvTranspose2d {
+pub(crate) fn deconv(
+    trained: ConvTranspose2d,
+    mut fresh: ConvTranspose2d,
+    new_inputs: Reading,
+) -> ConvTranspose2d {
     let [i, o, _, _] = trained.weight.dims();
     let [wide_in, _, kh, kw] = fresh.weight.dims();
-    let w = embed(fresh.weight.val(), trained.weight.val());
-    fresh.weight = Param::from_tensor(zero(w, [i..wide_in, 0..o, 0..kh, 0..kw]));
+    let mut w = embed(fresh.weight.val(), trained.weight.val());
+    if new_inputs == Reading::Zero {
+        w = zero(w, [i..wide_in, 0..o, 0..kh, 0..kw]);
+    }
+    fresh.weight = Param::from_tensor(w);
     fresh.bias = bias(trained.bias, fresh.bias);
     fresh
 }

@@ -12,6 +12,8 @@ use nic_model::Architecture;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::LatentWarmup;
+
 const MAGIC: &[u8; 8] = b"NICCKPT2";
 /// The layout before averaged weights: three sections.
 const MAGIC_1: &[u8; 8] = b"NICCKPT1";
@@ -45,6 +47,9 @@ pub struct Checkpoint {
     pub step: u64,
     /// Training wall time so far, over all sessions.
     pub elapsed_seconds: f64,
+    /// The rate of latents this run added to its `--init` model, phased in (absent: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latent_warmup: Option<LatentWarmup>,
     #[serde(skip)]
     pub model: Vec<u8>,
     #[serde(skip)]
@@ -179,6 +184,11 @@ mod tests {
             },
             step,
             elapsed_seconds: 1.5,
+            latent_warmup: Some(LatentWarmup {
+                first: 2,
+                channels: 4,
+                steps: 10,
+            }),
             model: vec![1, 2, 3],
             optimizer: vec![4; 100],
             average: vec![5; 7],

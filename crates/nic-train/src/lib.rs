@@ -9,7 +9,8 @@
 //!
 //! One module per part: [`TrainOptions`] and what follows from them alone (learning rate,
 //! rate levels), where a run starts (fresh, `--init`, or a checkpoint), [`train_step`], the
-//! weights' average, the loop around it, and [`RdStats`], the figures every part reports in.
+//! weights' average, the rate of new latents phased in ([`LatentWarmup`]), the loop around
+//! it, and [`RdStats`], the figures every part reports in.
 
 mod average;
 mod checkpoint;
@@ -19,6 +20,7 @@ mod start;
 mod stats;
 mod step;
 mod trainer;
+mod warmup;
 
 pub use checkpoint::{Checkpoint, CheckpointError, RunKey};
 pub use log::LOG_FILE;
@@ -26,3 +28,4 @@ pub use options::{DEFAULT_LAMBDAS, OPTIONS_FILE, TrainOptions};
 pub use stats::RdStats;
 pub use step::{optimizer, step_noise, train_step, uniform_noise};
 pub use trainer::{TrainError, TrainSummary, train};
+pub use warmup::LatentWarmup;

@@ -43,6 +43,10 @@ pub struct TrainOptions {
     /// it (and validate it as the run's `val` figures) instead of the weights themselves.
     #[serde(default)]
     pub ema: Option<f64>,
+    /// When `init` gets more latent channels, their rate enters the loss over this many steps
+    /// (see [`crate::LatentWarmup`]); 0: at once.
+    #[serde(default)]
+    pub latent_warmup: u64,
     pub seed: u64,
     pub val_size: usize,
     /// Validate every this many steps (and at the end).

@@ -9,7 +9,7 @@ use nic_model::{Architecture, Compressor, Gains, SavedModel};
 
 use crate::average::Average;
 use crate::checkpoint::{Checkpoint, RunKey};
-use crate::{TrainError, TrainOptions, optimizer};
+use crate::{LatentWarmup, TrainError, TrainOptions, optimizer};
 
 /// Where a run starts: fresh weights at step 0, or the checkpoint's weights, optimizer state
 /// and step; with `--ema`, the average the checkpoint kept (or one starting at the weights).
@@ -19,6 +19,8 @@ pub(crate) struct Start {
     pub average: Option<Average>,
     pub step: u64,
     pub elapsed: f64,
+    /// The rate of the latents `--init` was widened by, phased in.
+    pub warmup: Option<LatentWarmup>,
 }
 
 pub(crate) fn start_or_resume(
@@ -35,6 +37,7 @@ pub(crate) fn start_or_resume(
     let mut reference = geometric_mean(&opts.lambdas);
     // Whether the gains came with --init (a model of the same architecture), so they are kept.
     let mut gains_loaded = false;
+    let mut warmup = None;
     if let Some(dir) = &opts.init {
         let saved = SavedModel::load(dir, &ad.clone().without_autodiff())?;
         let from = saved.info.architecture;
@@ -116,8 +119,8 @@ pub(crate) fn start_or_resume(
                 })
         {
             // Wider hidden layers or more latents: the model embedded in the fresh one, so the
-            // run starts from its own pictures (see nic_model::widen for what training did
-            // with new latents). A factorized prior has a density per latent channel and is
+            // run starts from its own pictures (new latents add to them: see
+            // nic_model::widen). A factorized prior has a density per latent channel and is
             // widened in N only.
             opts.note(&format!(
                 "--init {}: its {} hidden and {} latent channels widened to {} and {}",
@@ -132,6 +135,13 @@ pub(crate) fn start_or_resume(
                 .map_err(invalid)?;
             model = trained.widened(model);
             gains_loaded = saved.info.lambdas == opts.lambdas;
+            if arch.latent_channels > from.latent_channels && opts.latent_warmup > 0 {
+                warmup = Some(LatentWarmup {
+                    first: from.latent_channels,
+                    channels: arch.latent_channels,
+                    steps: opts.latent_warmup,
+                });
+            }
         } else if (from.channels, from.latent_channels) == (arch.channels, arch.latent_channels) {
             // Another entropy model or rate scheme: start from its transforms only.
             opts.note(&format!(
@@ -169,6 +179,7 @@ pub(crate) fn start_or_resume(
         optim,
         step: 0,
         elapsed: 0.0,
+        warmup,
     };
     let Some((ck, warnings)) = Checkpoint::load_latest(&opts.out)? else {
         if opts.resume {
@@ -230,6 +241,7 @@ pub(crate) fn start_or_resume(
         average,
         step: ck.step,
         elapsed: ck.elapsed_seconds,
+        warmup: ck.latent_warmup,
     })
 }
 

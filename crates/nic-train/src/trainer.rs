@@ -16,7 +16,7 @@ use crate::checkpoint::{Checkpoint, CheckpointError, RunKey};
 use crate::log::{Log, Row};
 use crate::start::{Start, start_or_resume};
 use crate::stats::Mean;
-use crate::{OPTIONS_FILE, RdStats, TrainOptions, step_noise, train_step};
+use crate::{LatentWarmup, OPTIONS_FILE, RdStats, TrainOptions, step_noise, train_step};
 
 /// A training row is logged (and the progress bar's figures refreshed) every this many steps:
 /// often enough for a learning curve, rarely enough that the log stays small.
@@ -102,6 +102,7 @@ pub fn train(opts: &TrainOptions, device: &Device) -> Result<TrainSummary, Train
         pb: progress_bar(opts, start.step),
         first_step: start.step,
         elapsed_before: start.elapsed,
+        warmup: start.warmup,
         started: Instant::now(),
         last_checkpoint: Instant::now(),
         train_figures: Mean::default(),
@@ -157,6 +158,8 @@ struct Run<'a> {
     first_step: u64,
     /// Training seconds of earlier sessions.
     elapsed_before: f64,
+    /// The rate of latents added to `--init`, phased in.
+    warmup: Option<LatentWarmup>,
     started: Instant,
     last_checkpoint: Instant,
     /// Figures of the steps since the last training row.
@@ -207,9 +210,11 @@ impl Run<'_> {
                 &self.ad,
             );
             let (levels, lambdas) = opts.training_levels(step);
+            let latent_rate = self.warmup.and_then(|w| w.latent_rate(step));
             let targets = Targets {
                 levels: &levels,
                 lambdas: &lambdas,
+                latent_rate: latent_rate.as_deref(),
             };
             // A checkpoint holds weights known to be good: those this step's loss comes from,
             // with the optimizer state before its update (an update can leave finite but
@@ -379,6 +384,7 @@ impl Run<'_> {
             let targets = Targets {
                 levels: &levels,
                 lambdas: &lambdas,
+                latent_rate: None,
             };
             mean.add(RdStats::of(&model.rd_eval(x, targets)), k as f64);
         }
@@ -403,6 +409,7 @@ impl Run<'_> {
             key: self.key.clone(),
             step,
             elapsed_seconds: elapsed,
+            latent_warmup: self.warmup,
             model: record_bytes(model)?,
             optimizer,
             average: average.map_or(Ok(Vec::new()), |a| record_bytes(&a.model))?,

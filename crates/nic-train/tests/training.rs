@@ -44,6 +44,7 @@ fn options(data: &Path, out: &Path, steps: u64) -> TrainOptions {
         init: None,
         lr: 2e-3,
         ema: None,
+        latent_warmup: 0,
         seed: 5,
         val_size: 4,
         val_every: 1000,
@@ -224,6 +225,38 @@ fn fine_tuning_starts_from_the_whole_model_it_is_given() {
     );
     let got = start.unwrap().loss;
     assert!((want - got).abs() <= 1e-5 * want.abs(), "{want} vs {got}");
+    // More latents: their rate is phased in (it changes the training steps), and a resumed
+    // run goes on with the warm-up its checkpoint kept.
+    let more_latents = |name: &str, warmup: u64| {
+        let mut o = options(&data, &dir.path().join(name), 6);
+        o.architecture.latent_channels = Architecture::TINY_HYPER.latent_channels + 4;
+        o.init = Some(dir.path().join("a"));
+        o.latent_warmup = warmup;
+        o.session_steps = Some(3);
+        o
+    };
+    let (mut phased, at_once) = (more_latents("i", 10), more_latents("j", 0));
+    let (p, q) = (
+        train(&phased, &device).unwrap(),
+        train(&at_once, &device).unwrap(),
+    );
+    assert_eq!(p.first_val.unwrap().loss, q.first_val.unwrap().loss);
+    assert_ne!(p.model_id, q.model_id);
+    let kept = |o: &TrainOptions| {
+        let (ck, _) = nic_train::Checkpoint::load_latest(&o.out).unwrap().unwrap();
+        ck.latent_warmup
+    };
+    let m = Architecture::TINY_HYPER.latent_channels;
+    let want = nic_train::LatentWarmup {
+        first: m,
+        channels: m + 4,
+        steps: 10,
+    };
+    assert_eq!((kept(&phased), kept(&at_once)), (Some(want), None));
+    phased.resume = true;
+    phased.session_steps = None;
+    assert_eq!(train(&phased, &device).unwrap().steps, 6);
+    assert_eq!(kept(&phased), Some(want));
     // Levels that do not extend the trained ones upwards are refused.
     let mut below = options(&data, &dir.path().join("g"), 0);
     below.architecture.rate_levels = 4;

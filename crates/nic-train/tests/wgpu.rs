@@ -99,6 +99,7 @@ fn losses(device: &Device) -> Vec<f64> {
     let targets = Targets {
         levels: &[0, 1, 2, 1],
         lambdas: &[0.005, 0.01, 0.02, 0.01],
+        latent_rate: None,
     };
     let mut losses = Vec::new();
     for _ in 0..12 {

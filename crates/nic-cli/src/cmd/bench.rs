@@ -259,6 +259,7 @@ fn time_training(
         let targets = Targets {
             levels: &levels,
             lambdas: &lambdas,
+            latent_rate: None,
         };
         let (t, before) = (Instant::now(), nic_conv::multiply_adds());
         (model, _) = nic_train::train_step(model, &mut optim, x.clone(), &noise, targets, 1e-4);

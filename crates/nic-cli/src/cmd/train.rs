@@ -58,10 +58,15 @@ pub struct Args {
     #[arg(long, default_value_t = Architecture::DEFAULT.channels)]
     channels: usize,
     /// Latent channels M. With --init of a hyperprior model with fewer (and otherwise the same
-    /// architecture, N at most this run's), it gets more latents: the same pictures at first,
-    /// the new latents computed with fresh weights and read with zero ones.
+    /// architecture, N at most this run's), it gets more latents, computed and read with fresh
+    /// weights: the trained latents and side latents as before, the pictures close to before.
     #[arg(long, default_value_t = Architecture::DEFAULT.latent_channels)]
     latent_channels: usize,
+    /// With --init of a model with fewer latent channels: the new latents' rate enters the
+    /// loss over this many steps, so that it does not switch them off before they carry
+    /// detail (0: at once). A resumed run keeps the warm-up it started with.
+    #[arg(long, default_value_t = 1000)]
+    latent_warmup: u64,
     /// Channels of the hyperprior's side latents; 0 for a factorized prior instead.
     #[arg(long, default_value_t = Architecture::DEFAULT.hyper_channels)]
     hyper_channels: usize,
@@ -131,6 +136,7 @@ pub fn run(a: Args) -> Result<()> {
         init: a.init,
         lr: a.lr,
         ema: a.ema,
+        latent_warmup: a.latent_warmup,
         seed: a.seed,
         val_size: a.val_size,
         val_every: a.val_every.max(1),

@@ -34,6 +34,23 @@ pub struct Point {
     pub at_min_scale: f64,
     /// Largest |rounded latent|.
     pub max_symbol: f64,
+    /// How many latent channels carry 99 % of the latents' bits (the others are, in effect,
+    /// switched off): says whether latent channels added to a trained model are in use.
+    pub channels_99: usize,
+}
+
+/// The fewest channels whose bits (`bits[c]`, channel c's) add up to 99 % of all of them.
+fn channels_carrying_99(mut bits: Vec<f64>) -> usize {
+    bits.sort_by(|a, b| b.total_cmp(a));
+    let total: f64 = bits.iter().sum();
+    let mut sum = 0.0;
+    for (i, b) in bits.iter().enumerate() {
+        sum += b;
+        if sum >= 0.99 * total {
+            return i + 1;
+        }
+    }
+    bits.len()
 }
 
 /// The figures of [`Compressor::probe`].
@@ -88,6 +105,15 @@ impl Compressor {
             // The largest quantized latent.
             let max_symbol = q.y_hat.clone().abs().max().into_scalar::<f32>() as f64;
             let (likelihood, y_hat) = (q.likelihood, q.y_hat);
+            let per_channel_bits: Vec<f64> = likelihood
+                .clone()
+                .log()
+                .sum_dim(3)
+                .sum_dim(2)
+                .div_scalar(-std::f64::consts::LN_2)
+                .into_data()
+                .iter::<f64>()
+                .collect();
             let side_bits = q.side.map_or(0.0, information_bits);
             let x_hat = self.synthesize(y_hat * per_channel(inverse));
             Point {
@@ -97,6 +123,7 @@ impl Compressor {
                 side_bpp: side_bits / pixels,
                 at_min_scale,
                 max_symbol,
+                channels_99: channels_carrying_99(per_channel_bits),
             }
         };
         let geometric_mean = |v: &[f32]| -> f64 {
@@ -135,6 +162,14 @@ mod tests {
     use burn::tensor::{Device, Distribution};
 
     #[test]
+    fn the_channels_that_carry_99_percent_of_the_bits() {
+        assert_eq!(channels_carrying_99(vec![0.0, 50.0, 0.5, 49.5]), 2);
+        assert_eq!(channels_carrying_99(vec![0.0, 50.0, 1.5, 48.5]), 3);
+        assert_eq!(channels_carrying_99(vec![1.0; 10]), 10);
+        assert_eq!(channels_carrying_99(vec![7.0]), 1);
+    }
+
+    #[test]
     fn finer_quantizers_approach_the_unquantized_synthesis() {
         let device = Device::flex();
         let _turn = crate::test_rng::seeded(&device, 5);
@@ -169,6 +204,7 @@ mod tests {
         assert!((p.gains[2] / p.gains[0] - 100.0).abs() < 1e-3);
         for q in p.levels.iter().chain(&p.finer) {
             assert!(q.bpp > q.side_bpp && q.side_bpp > 0.0, "{q:?}");
+            assert!((1..=arch.latent_channels).contains(&q.channels_99), "{q:?}");
             assert!((0.0..=1.0).contains(&q.at_min_scale));
         }
         assert!(p.finer[1].bpp > p.levels[levels - 1].bpp);

@@ -71,6 +71,7 @@ pub fn run(a: Args) -> Result<()> {
                     bpp: m(&|q| q.bpp),
                     side_bpp: m(&|q| q.side_bpp),
                     at_min_scale: m(&|q| q.at_min_scale),
+                    channels_99: m(&|q| q.channels_99 as f64),
                     max_symbol: probes
                         .iter()
                         .map(|p| pick(p)[i].max_symbol)
@@ -101,11 +102,11 @@ pub fn run(a: Args) -> Result<()> {
     );
     println!("synthesis of the unquantized latents: {unquantized:.2} dB (the transforms' ceiling)");
     println!(
-        "quantizer         gain   g·g⁻¹   PSNR dB  vs ceiling    bpp  side %  σ≤min %  max |ŷ|"
+        "quantizer         gain   g·g⁻¹   PSNR dB  vs ceiling    bpp  side %  σ≤min %  max |ŷ|  ch. 99 %"
     );
     let line = |name: String, gain: f64, product: Option<f64>, r: &Row| {
         println!(
-            "{name:<14} {gain:>7.3} {:>7} {:>9.2} {:>11.2} {:>6.3} {:>7.1} {:>8.1} {:>8.0}",
+            "{name:<14} {gain:>7.3} {:>7} {:>9.2} {:>11.2} {:>6.3} {:>7.1} {:>8.1} {:>8.0} {:>9.1}",
             product.map_or("".into(), |p| format!("{p:.3}")),
             r.psnr,
             r.rounding_psnr,
@@ -113,6 +114,7 @@ pub fn run(a: Args) -> Result<()> {
             100.0 * r.side_bpp / r.bpp,
             100.0 * r.at_min_scale,
             r.max_symbol,
+            r.channels_99,
         );
     };
     for (i, r) in levels.iter().enumerate() {
@@ -135,4 +137,6 @@ struct Row {
     side_bpp: f64,
     at_min_scale: f64,
     max_symbol: f64,
+    /// Latent channels that carry 99 % of the latents' bits, mean over the pictures.
+    channels_99: f64,
 }

@@ -64,7 +64,8 @@ pub struct Args {
     latent_channels: usize,
     /// With --init of a model with fewer latent channels: the new latents' rate enters the
     /// loss over this many steps, so that it does not switch them off before they carry
-    /// detail (0: at once). A resumed run keeps the warm-up it started with.
+    /// detail (0: at once; on the default it kept them on only while it lasted, see
+    /// docs/training.md). A resumed run keeps the warm-up it started with.
     #[arg(long, default_value_t = 1000)]
     latent_warmup: u64,
     /// Channels of the hyperprior's side latents; 0 for a factorized prior instead.

@@ -106,7 +106,6 @@ impl Compressor {
             let max_symbol = q.y_hat.clone().abs().max().into_scalar::<f32>() as f64;
             let (likelihood, y_hat) = (q.likelihood, q.y_hat);
             let per_channel_bits: Vec<f64> = likelihood
-                .clone()
                 .log()
                 .sum_dim(3)
                 .sum_dim(2)
@@ -119,7 +118,7 @@ impl Compressor {
             Point {
                 mse: distance(x_hat.clone(), x.clone()),
                 rounding_mse: distance(x_hat, unquantized.clone()),
-                bpp: (information_bits(likelihood) + side_bits) / pixels,
+                bpp: (per_channel_bits.iter().sum::<f64>() + side_bits) / pixels,
                 side_bpp: side_bits / pixels,
                 at_min_scale,
                 max_symbol,

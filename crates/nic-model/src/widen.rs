@@ -16,7 +16,9 @@
 //! ([`Reading::Fresh`]): the pictures move a little at the start, and the distortion reaches
 //! the new latents at once. The side latents still read them with zero weights (unrounded,
 //! they get gradients), and the hyper-synthesis predicts the trained latents' scales and
-//! means as before ([`output_blocks`]).
+//! means as before ([`output_blocks`]). That start is not yet enough: measured the same way
+//! (with the rate phased in, nic_train's `LatentWarmup`), training found nothing for the
+//! new latents to carry and switched them off again.
 
 use std::ops::Range;
 

@@ -19,6 +19,9 @@
 #   own RUN, and LATENT (default 128, the model's) the latents, e.g. LATENT=320 (pass the
 #   same LAMBDAS, CHANNELS and LATENT when such a run resumes); the new latents' rate enters
 #   the loss over the first WARMUP steps (default 1000; kept in the checkpoint on resume).
+#   DETAIL (default 0) of the LATENT latents are detail latents (linear in each 16×16 block of
+#   the transforms' residue; fitted at the start), e.g. RUN=~/nic-runs/detail192 LATENT=192
+#   DETAIL=64 WARMUP=500.
 #   EMA (default 0.999) is the decay of the weights' moving average, which the run exports
 #   and validates as `val` (the weights themselves as `val-raw`); EMA=none exports the weights.
 set -euo pipefail
@@ -38,6 +41,7 @@ flags=()
 [ -n "${LAMBDAS:-}" ] && flags=(--lambdas "$LAMBDAS")
 [ -n "${CHANNELS:-}" ] && flags+=(--channels "$CHANNELS")
 [ -n "${LATENT:-}" ] && flags+=(--latent-channels "$LATENT" --latent-warmup "${WARMUP:-1000}")
+[ -n "${DETAIL:-}" ] && flags+=(--detail-channels "$DETAIL")
 [ "${EMA:-0.999}" != none ] && flags+=(--ema "${EMA:-0.999}")
 [ -f "$run/checkpoint.bin" ] && resume=(--resume)
 nice -n 19 "$(dirname "$run")/nic" train --data "$data/train" --val "$data/val" --out "$run" \

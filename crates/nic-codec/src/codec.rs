@@ -533,9 +533,20 @@ mod tests {
         );
     }
 
+    /// A mean-scale model with detail latents (see nic_model's `transforms`).
+    const TINY_DETAIL: Architecture = Architecture {
+        latent_channels: 12,
+        detail_channels: 4,
+        ..Architecture::TINY_MEAN_SCALE
+    };
+
     #[test]
     fn hyperprior_files_decode_to_the_encoders_latents_at_every_quality() {
-        for arch in [Architecture::TINY_HYPER, Architecture::TINY_MEAN_SCALE] {
+        for arch in [
+            Architecture::TINY_HYPER,
+            Architecture::TINY_MEAN_SCALE,
+            TINY_DETAIL,
+        ] {
             hyperprior_round_trip(arch);
         }
     }
@@ -647,6 +658,7 @@ mod tests {
             (Architecture::TINY, 1.0),
             (Architecture::TINY_HYPER, 2.5),
             (Architecture::TINY_MEAN_SCALE, 2.5),
+            (TINY_DETAIL, 2.5),
         ] {
             let codec = codec_of(arch, 7)
                 .with_ideal_bits(true)

@@ -19,6 +19,11 @@ pub struct Architecture {
     /// one rate.
     #[serde(default)]
     pub rate_levels: usize,
+    /// How many of the `latent_channels` latents are *detail* latents: a linear function of
+    /// each 16×16 block's pixels, added back as a linear function of them, beside the
+    /// transforms (see [`crate::transforms`]); 0 (absent) for none.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub detail_channels: usize,
 }
 
 impl Architecture {
@@ -37,6 +42,7 @@ impl Architecture {
         hyper_channels: 0,
         means: false,
         rate_levels: 0,
+        detail_channels: 0,
     };
 
     /// The shipped default's size and rate levels (what `nic train` makes unless told
@@ -48,6 +54,7 @@ impl Architecture {
         hyper_channels: 96,
         means: false,
         rate_levels: 8,
+        detail_channels: 0,
     };
 
     /// A tiny factorized network for tests.
@@ -57,6 +64,7 @@ impl Architecture {
         hyper_channels: 0,
         means: false,
         rate_levels: 0,
+        detail_channels: 0,
     };
 
     /// A tiny variable-rate hyperprior network for tests.
@@ -66,6 +74,7 @@ impl Architecture {
         hyper_channels: 8,
         means: false,
         rate_levels: 3,
+        detail_channels: 0,
     };
 
     /// [`Architecture::TINY_HYPER`] with a mean-scale hyperprior, for tests.
@@ -81,6 +90,12 @@ impl Architecture {
     /// Whether latents are coded around predicted means (a mean-scale hyperprior).
     pub fn has_means(&self) -> bool {
         self.has_hyperprior() && self.means
+    }
+
+    /// Latent channels the analysis and synthesis transforms compute and read (the others are
+    /// detail latents).
+    pub fn transform_channels(&self) -> usize {
+        self.latent_channels - self.detail_channels
     }
 
     pub fn is_variable_rate(&self) -> bool {
@@ -102,4 +117,8 @@ impl Architecture {
 
 fn is_false(b: &bool) -> bool {
     !b
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }

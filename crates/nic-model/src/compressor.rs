@@ -215,7 +215,7 @@ impl Compressor {
 
     /// Analysis, then each image's gains (if the model has them); also the inverse gains.
     fn gained_latents(&self, x: Tensor<4>, levels: &[usize]) -> (Tensor<4>, Option<Tensor<4>>) {
-        let y = self.analysis.forward(x);
+        let y = self.analyze(x);
         match &self.gains {
             Some(g) => {
                 let (gain, inverse) = g.for_levels(levels);
@@ -266,8 +266,19 @@ impl Compressor {
 
     /// Image (`[batch, 3, h, w]`, h and w multiples of 16) → unquantized latents, before any
     /// gain.
+    ///
+    /// Detail latents, if the model has them, come last: those of the residue the synthesis
+    /// leaves of the transforms' latents (see [`crate::transforms`]). Training does not send
+    /// their gradient back through that synthesis (the residue is a constant to them), which
+    /// keeps a step's cost to one more forward synthesis.
     pub fn analyze(&self, x: Tensor<4>) -> Tensor<4> {
-        self.analysis.forward(x)
+        let y = self.analysis.forward(x.clone());
+        if self.analysis.detail_channels() == 0 {
+            return y;
+        }
+        let residue = (x - self.synthesis.transforms(y.clone())).detach();
+        let detail = self.analysis.detail(residue).expect("detail latents");
+        Tensor::cat(vec![y, detail], 1)
     }
 
     /// Quantized latents (inverse gains already applied) → image, clamped to 0..=1.
@@ -443,6 +454,48 @@ mod tests {
             let (ba, bb) = (a.bpp.into_scalar::<f32>(), b.bpp.into_scalar::<f32>());
             assert!(bb > ba && bb < 4.0 * ba, "{arch:?}: bpp {ba} → {bb}");
         }
+    }
+
+    #[test]
+    fn detail_latents_carry_the_residue_of_the_transforms() {
+        let device = Device::flex();
+        let _turn = crate::test_rng::seeded(&device, 37);
+        let arch = Architecture {
+            latent_channels: 10,
+            detail_channels: 2,
+            ..Architecture::TINY_MEAN_SCALE
+        };
+        let mut model = Compressor::new(&arch, &device);
+        // Two basis rows picking one value of each block.
+        let picked = [(0usize, 3usize, 4usize), (2, 15, 0)];
+        let mut basis = vec![0.0f32; 2 * crate::BLOCK_VALUES];
+        for (k, &(c, r, col)) in picked.iter().enumerate() {
+            basis[k * crate::BLOCK_VALUES + (c * 16 + r) * 16 + col] = 1.0;
+        }
+        model.analysis.set_detail_basis(&basis, 3.0);
+        model.synthesis.set_detail_basis(&basis, 3.0);
+        let x = Tensor::<4>::random([1, 3, 32, 32], Distribution::Uniform(0.0, 1.0), &device);
+        let y = model.analyze(x.clone());
+        assert_eq!(y.dims(), [1, 10, 2, 2]);
+        let values = |t: Tensor<4>| t.into_data().try_into_vec::<f32>().unwrap();
+        let stack = y.clone().slice([0..1, 0..8, 0..2, 0..2]);
+        let (xs, ts) = (values(x.clone()), values(model.synthesis.transforms(stack)));
+        let ys = values(y.clone());
+        let full = values(model.synthesis.forward(y));
+        let at = |v: &[f32], c: usize, r: usize, col: usize| v[(c * 32 + r) * 32 + col];
+        for (i, j) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
+            for (k, &(c, r, col)) in picked.iter().enumerate() {
+                let (r, col) = (16 * i + r, 16 * j + col);
+                // The latent is the residue there, times the scale …
+                let residue = at(&xs, c, r, col) - at(&ts, c, r, col);
+                let got = ys[((8 + k) * 2 + i) * 2 + j];
+                assert!((got - 3.0 * residue).abs() < 1e-5, "{got} vs {residue}");
+                // … so that the unquantized latents give that value of the picture exactly.
+                assert!((at(&full, c, r, col) - at(&xs, c, r, col)).abs() < 1e-5);
+            }
+        }
+        // Elsewhere the picture is the transforms'.
+        assert!((at(&full, 1, 7, 7) - at(&ts, 1, 7, 7)).abs() < 1e-6);
     }
 
     #[test]

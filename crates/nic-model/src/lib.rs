@@ -44,7 +44,7 @@ pub use prior::FactorizedPrior;
 pub use refine::{Refined, Schedule};
 pub use store::{INFO_FILE, ModelError, ModelInfo, SavedModel, TrainingInfo, WEIGHTS_FILE};
 pub use tables::{ScaleTables, build_scale_tables, build_tables};
-pub use transforms::{Analysis, Synthesis};
+pub use transforms::{Analysis, BLOCK_VALUES, Synthesis};
 
 /// Re-exported so dependents name one burn.
 pub use burn;

@@ -2,8 +2,20 @@
 //! and the mirror image with transposed convolutions and inverse GDN (Ballé et al. 2018). The
 //! convolutions run through [`nic_conv`] (wide matrix products on the CPU, burn's kernels
 //! elsewhere).
+//!
+//! Beside them, a model may have *detail* latents (`Architecture::detail_channels`): K
+//! latents per 16×16 block that are a linear function of the block's *residue* — the picture
+//! less the synthesis of the transforms' own (unquantized) latents, which the encoder can
+//! compute from the picture alone — and that the synthesis adds back to the block linearly (a
+//! 16×16 convolution of stride 16 and its transpose). The transforms' latents stop at what
+//! their trained analysis keeps (on the default, the block PCA's quality for as many latents),
+//! and latents added to the transforms by gradient descent found nothing to carry (the model
+//! card); a linear pair started from the principal directions of the residue carries the most
+//! of it that K linear values can from the first step ([`Analysis::set_detail_basis`]). They
+//! read the residue, not the picture: the picture's projection on those directions is mostly
+//! what the transforms reproduce already (72 times the residue's energy on the default).
 
-use burn::module::Module;
+use burn::module::{Module, Param};
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::tensor::{Device, Tensor};
@@ -13,11 +25,19 @@ use crate::{Architecture, Gdn};
 
 const KERNEL: usize = 5;
 
+/// Pixels on a side of the blocks detail latents describe.
+const BLOCK: usize = Architecture::STRIDE;
+
+/// Values in one block: what a detail latent is a linear function of.
+pub const BLOCK_VALUES: usize = 3 * BLOCK * BLOCK;
+
 /// Image (3 channels, values in 0..=1) → latents (M channels, 1/16 of each side).
 #[derive(Module, Debug)]
 pub struct Analysis {
     convs: Vec<Conv2d>,
     gdns: Vec<Gdn>,
+    /// The detail latents' 16×16 stride-16 convolution, without bias (none without them).
+    detail: Option<Conv2d>,
 }
 
 /// Quantized latents → image.
@@ -25,12 +45,25 @@ pub struct Analysis {
 pub struct Synthesis {
     deconvs: Vec<ConvTranspose2d>,
     igdns: Vec<Gdn>,
+    /// Its transpose, reading the detail latents (the last ones) back into the pixels.
+    detail: Option<ConvTranspose2d>,
 }
 
 /// Channel counts of the four layers, in the analysis direction.
 fn widths(arch: &Architecture) -> [(usize, usize); 4] {
-    let (n, m) = (arch.channels, arch.latent_channels);
+    let (n, m) = (arch.channels, arch.transform_channels());
     [(3, n), (n, n), (n, n), (n, m)]
+}
+
+/// Weights `[k, 3, 16, 16]` of a detail pair, from `k` rows of [`BLOCK_VALUES`] (channel,
+/// row, column order) times `scale`.
+fn block_weights(rows: &[f32], scale: f32, device: &Device) -> Tensor<4> {
+    let k = rows.len() / BLOCK_VALUES;
+    let v = rows.iter().map(|w| w * scale).collect::<Vec<_>>();
+    Tensor::from_data(
+        burn::tensor::TensorData::new(v, [k, 3, BLOCK, BLOCK]),
+        device,
+    )
 }
 
 impl Analysis {
@@ -47,13 +80,40 @@ impl Analysis {
         let gdns = (0..3)
             .map(|_| Gdn::new(arch.channels, false, device))
             .collect();
-        Analysis { convs, gdns }
+        let detail = (arch.detail_channels > 0).then(|| {
+            Conv2dConfig::new([3, arch.detail_channels], [BLOCK, BLOCK])
+                .with_stride([BLOCK, BLOCK])
+                .with_bias(false)
+                .init(device)
+        });
+        Analysis {
+            convs,
+            gdns,
+            detail,
+        }
+    }
+
+    /// Sets the detail latents to `scale` times the projections of each residue block on
+    /// `basis` (K rows of [`BLOCK_VALUES`], channel-major like a picture);
+    /// [`Synthesis::set_detail_basis`] with the same basis and scale reads them back to the
+    /// blocks' projection on it.
+    pub fn set_detail_basis(&mut self, basis: &[f32], scale: f32) {
+        let detail = self.detail.as_mut().expect("a model with detail latents");
+        let w = block_weights(basis, scale, &detail.weight.device());
+        assert_eq!(
+            w.dims(),
+            detail.weight.dims(),
+            "one basis row per detail latent"
+        );
+        detail.weight = Param::from_tensor(w);
     }
 
     /// This (trained) analysis embedded in `wider`, a fresh one with more hidden channels:
-    /// the same latents for every image (see [`crate::widen`]).
+    /// the same latents for every image (see [`crate::widen`]). Detail latents are kept, or
+    /// come from `wider` where this one has none.
     pub fn widened(self, wider: Analysis) -> Analysis {
         Analysis {
+            detail: self.detail.or(wider.detail),
             convs: self
                 .convs
                 .into_iter()
@@ -69,11 +129,18 @@ impl Analysis {
         }
     }
 
-    /// M, the number of latent channels.
+    /// M, the number of latent channels (detail latents included).
     pub fn latent_channels(&self) -> usize {
-        self.convs.last().expect("four layers").weight.dims()[0]
+        self.convs.last().expect("four layers").weight.dims()[0] + self.detail_channels()
     }
 
+    /// K, the number of detail latents.
+    pub fn detail_channels(&self) -> usize {
+        self.detail.as_ref().map_or(0, |d| d.weight.dims()[0])
+    }
+
+    /// The transforms' latents (all of them without detail latents; see
+    /// `Compressor::analyze` for the whole set).
     pub fn forward(&self, mut x: Tensor<4>) -> Tensor<4> {
         for (i, conv) in self.convs.iter().enumerate() {
             x = nic_conv::nn::conv2d(conv, x);
@@ -82,6 +149,14 @@ impl Analysis {
             }
         }
         x
+    }
+
+    /// The detail latents of `residue` (the picture less the synthesis of the transforms'
+    /// latents), if this analysis has them.
+    pub fn detail(&self, residue: Tensor<4>) -> Option<Tensor<4>> {
+        self.detail
+            .as_ref()
+            .map(|d| nic_conv::nn::conv2d(d, residue))
     }
 }
 
@@ -101,7 +176,30 @@ impl Synthesis {
         let igdns = (0..3)
             .map(|_| Gdn::new(arch.channels, true, device))
             .collect();
-        Synthesis { deconvs, igdns }
+        let detail = (arch.detail_channels > 0).then(|| {
+            ConvTranspose2dConfig::new([arch.detail_channels, 3], [BLOCK, BLOCK])
+                .with_stride([BLOCK, BLOCK])
+                .with_bias(false)
+                .init(device)
+        });
+        Synthesis {
+            deconvs,
+            igdns,
+            detail,
+        }
+    }
+
+    /// Reads the detail latents back as `1 / scale` times their combination of the `basis`
+    /// rows (see [`Analysis::set_detail_basis`]).
+    pub fn set_detail_basis(&mut self, basis: &[f32], scale: f32) {
+        let detail = self.detail.as_mut().expect("a model with detail latents");
+        let w = block_weights(basis, 1.0 / scale, &detail.weight.device());
+        assert_eq!(
+            w.dims(),
+            detail.weight.dims(),
+            "one basis row per detail latent"
+        );
+        detail.weight = Param::from_tensor(w);
     }
 
     /// This (trained) synthesis embedded in `wider`, a fresh one with more hidden channels
@@ -109,6 +207,7 @@ impl Synthesis {
     /// weights, so that training puts them to use (see [`crate::widen`]).
     pub fn widened(self, wider: Synthesis) -> Synthesis {
         Synthesis {
+            detail: self.detail.or(wider.detail),
             deconvs: self
                 .deconvs
                 .into_iter()
@@ -132,7 +231,21 @@ impl Synthesis {
         }
     }
 
-    pub fn forward(&self, mut x: Tensor<4>) -> Tensor<4> {
+    /// The picture of latents `y` (detail latents, if any, the last ones): the transforms'
+    /// picture of the others, plus the detail latents' blocks.
+    pub fn forward(&self, y: Tensor<4>) -> Tensor<4> {
+        let Some(d) = &self.detail else {
+            return self.transforms(y);
+        };
+        let [b, m, h, w] = y.dims();
+        let first = m - d.weight.dims()[0];
+        let detail = y.clone().slice([0..b, first..m, 0..h, 0..w]);
+        self.transforms(y.slice([0..b, 0..first, 0..h, 0..w]))
+            + nic_conv::nn::conv_transpose2d(d, detail)
+    }
+
+    /// The transforms' picture of their latents alone.
+    pub fn transforms(&self, mut x: Tensor<4>) -> Tensor<4> {
         for (i, deconv) in self.deconvs.iter().enumerate() {
             x = nic_conv::nn::conv_transpose2d(deconv, x);
             if let Some(igdn) = self.igdns.get(i) {
@@ -235,6 +348,65 @@ mod tests {
         assert!(new_inputs(read_by_latents, [8..11, 0..13, k.clone(), k.clone()]) > 0.0);
         let read_by_pixels = ws.deconvs[3].weight.val().grad(&grads).unwrap();
         assert!(new_inputs(read_by_pixels, [8..13, 0..3, k.clone(), k]) > 0.0);
+    }
+
+    #[test]
+    fn detail_latents_are_projections_of_each_block_added_back() {
+        let device = Device::flex();
+        let _turn = crate::test_rng::seeded(&device, 23);
+        let arch = Architecture {
+            latent_channels: 11,
+            detail_channels: 3,
+            ..Architecture::TINY
+        };
+        let (mut analysis, mut synthesis) = (
+            Analysis::new(&arch, &device),
+            Synthesis::new(&arch, &device),
+        );
+        assert_eq!(analysis.latent_channels(), 11);
+        // Three basis rows picking one value of each block: (channel, row, column).
+        let picked = [(0, 0, 0), (1, 5, 9), (2, 15, 15)];
+        let mut basis = vec![0.0f32; 3 * BLOCK_VALUES];
+        for (k, &(c, r, col)) in picked.iter().enumerate() {
+            basis[k * BLOCK_VALUES + (c * BLOCK + r) * BLOCK + col] = 1.0;
+        }
+        analysis.set_detail_basis(&basis, 4.0);
+        synthesis.set_detail_basis(&basis, 4.0);
+        // (Standing for a residue: the detail latents read whatever they are given.)
+        let x = Tensor::<4>::random([2, 3, 32, 48], Distribution::Uniform(0.0, 1.0), &device);
+        let detail = analysis.detail(x.clone()).unwrap();
+        let y = Tensor::cat(vec![analysis.forward(x.clone()), detail], 1);
+        assert_eq!(y.dims(), [2, 11, 2, 3]);
+        let (xs, ys) = (values(x.clone()), values(y.clone()));
+        let at = |c: usize, r: usize, col: usize, b: usize| xs[((b * 3 + c) * 32 + r) * 48 + col];
+        for b in 0..2 {
+            for (i, j) in [(0, 0), (1, 2)] {
+                for (k, &(c, r, col)) in picked.iter().enumerate() {
+                    let got = ys[((b * 11 + 8 + k) * 2 + i) * 3 + j];
+                    let want = 4.0 * at(c, 16 * i + r, 16 * j + col, b);
+                    assert!((got - want).abs() < 1e-5, "{got} vs {want}");
+                }
+            }
+        }
+        // Read back: the picture moves by the blocks' projection on the basis, and nowhere
+        // else.
+        let without = y.clone().slice_fill([0..2, 8..11, 0..2, 0..3], 0.0);
+        let added = values(synthesis.forward(y) - synthesis.forward(without));
+        for b in 0..2 {
+            for c in 0..3 {
+                for r in 0..32 {
+                    for col in 0..48 {
+                        let picked = picked.contains(&(c, r % 16, col % 16));
+                        let want = if picked { at(c, r, col, b) } else { 0.0 };
+                        let got = added[((b * 3 + c) * 32 + r) * 48 + col];
+                        assert!(
+                            (got - want).abs() < 1e-5,
+                            "({c}, {r}, {col}): {got} vs {want}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]

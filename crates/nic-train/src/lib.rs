@@ -9,11 +9,13 @@
 //!
 //! One module per part: [`TrainOptions`] and what follows from them alone (learning rate,
 //! rate levels), where a run starts (fresh, `--init`, or a checkpoint), [`train_step`], the
-//! weights' average, the rate of new latents phased in ([`LatentWarmup`]), the loop around
-//! it, and [`RdStats`], the figures every part reports in.
+//! weights' average, the rate of new latents phased in ([`LatentWarmup`]), the start of
+//! detail latents (`detail`), the loop around it, and [`RdStats`], the figures every
+//! part reports in.
 
 mod average;
 mod checkpoint;
+mod detail;
 mod log;
 mod options;
 mod start;

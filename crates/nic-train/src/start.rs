@@ -7,8 +7,11 @@ use nic_model::burn::store::{ModuleRecord, RecordError};
 use nic_model::burn::tensor::{Bytes, Device};
 use nic_model::{Architecture, Compressor, Gains, SavedModel};
 
+use nic_data::Sampler;
+
 use crate::average::Average;
-use crate::checkpoint::{Checkpoint, RunKey};
+use crate::checkpoint::{CHECKPOINT_FILE, Checkpoint, PREVIOUS_FILE, RunKey};
+use crate::detail::fit_detail;
 use crate::{LatentWarmup, TrainError, TrainOptions, optimizer};
 
 /// Where a run starts: fresh weights at step 0, or the checkpoint's weights, optimizer state
@@ -23,10 +26,12 @@ pub(crate) struct Start {
     pub warmup: Option<LatentWarmup>,
 }
 
+/// `sampler` gives the training pictures detail latents added to `--init` are fitted on.
 pub(crate) fn start_or_resume(
     opts: &TrainOptions,
     key: &RunKey,
     ad: &Device,
+    sampler: &Sampler,
 ) -> Result<Start, TrainError> {
     ad.seed(opts.seed);
     let arch = opts.architecture;
@@ -109,12 +114,18 @@ pub(crate) fn start_or_resume(
                 .map_err(invalid)?;
             gains_loaded = true;
         } else if from.channels <= arch.channels
-            && from.latent_channels <= arch.latent_channels
+            && from.transform_channels() <= arch.transform_channels()
             && (from.latent_channels == arch.latent_channels || from.has_hyperprior())
+            // Detail latents come after the transforms' latents: a model that has them keeps
+            // both counts (its trained latents must stay the first ones).
+            && (from.detail_channels == 0
+                || (from.detail_channels, from.transform_channels())
+                    == (arch.detail_channels, arch.transform_channels()))
             && from
                 == (Architecture {
                     channels: from.channels,
                     latent_channels: from.latent_channels,
+                    detail_channels: from.detail_channels,
                     ..arch
                 })
         {
@@ -130,10 +141,33 @@ pub(crate) fn start_or_resume(
                 arch.channels,
                 arch.latent_channels
             ));
+            let resuming = [CHECKPOINT_FILE, PREVIOUS_FILE]
+                .iter()
+                .any(|f| opts.out.join(f).exists());
+            let detail = (arch.detail_channels > from.detail_channels && !resuming).then(|| {
+                let top = saved.compressor.gains.as_ref().map_or(1.0, |g| {
+                    let (gain, _) = g.at_quality(g.levels() as f64);
+                    gain.iter().sum::<f32>() / gain.len() as f32
+                });
+                let plain = ad.clone().without_autodiff();
+                let start =
+                    fit_detail(&saved.compressor, sampler, &plain, arch.detail_channels, top);
+                opts.note(&format!(
+                    "detail latents: the {} principal directions of the residue of --init's transforms in 16×16 blocks ({:.1} % of its energy), scale {:.3}",
+                    arch.detail_channels,
+                    100.0 * start.share,
+                    start.scale
+                ));
+                start
+            });
             let trained = Compressor::new(&from, ad)
                 .load_any_record(saved.compressor.into_record())
                 .map_err(invalid)?;
             model = trained.widened(model);
+            if let Some(d) = detail {
+                model.analysis.set_detail_basis(&d.basis, d.scale);
+                model.synthesis.set_detail_basis(&d.basis, d.scale);
+            }
             gains_loaded = saved.info.lambdas == opts.lambdas;
             if arch.latent_channels > from.latent_channels && opts.latent_warmup > 0 {
                 warmup = Some(LatentWarmup {

@@ -90,7 +90,7 @@ pub fn train(opts: &TrainOptions, device: &Device) -> Result<TrainSummary, Train
         seed: opts.seed,
     };
     let ad = device.clone().autodiff();
-    let start = start_or_resume(opts, &key, &ad)?;
+    let start = start_or_resume(opts, &key, &ad, &sampler)?;
     let mut run = Run {
         opts,
         key,

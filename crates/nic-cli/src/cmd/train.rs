@@ -68,6 +68,12 @@ pub struct Args {
     /// docs/training.md). A resumed run keeps the warm-up it started with.
     #[arg(long, default_value_t = 1000)]
     latent_warmup: u64,
+    /// Of the --latent-channels, how many are detail latents: linear in each 16×16 block's
+    /// pixels and added back linearly, beside the transforms. With --init of a model without
+    /// them (M fewer latents), they start as the principal components of what its transforms
+    /// leave out on the training pictures
+    #[arg(long, default_value_t = 0)]
+    detail_channels: usize,
     /// Channels of the hyperprior's side latents; 0 for a factorized prior instead.
     #[arg(long, default_value_t = Architecture::DEFAULT.hyper_channels)]
     hyper_channels: usize,
@@ -126,6 +132,7 @@ pub fn run(a: Args) -> Result<()> {
             hyper_channels: a.hyper_channels,
             means: a.means,
             rate_levels: lambdas.len(),
+            detail_channels: a.detail_channels,
         },
         lambda: a.lambda.unwrap_or(lambdas[0]),
         lambdas,

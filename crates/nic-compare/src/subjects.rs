@@ -124,10 +124,14 @@ impl Subject for Nic {
             n => format!(", encoder effort {n} (latents refined per picture)"),
         };
         format!(
-            "nic, learned codec ({} analysis/synthesis channels, {} latent channels, {}{}), \
+            "nic, learned codec ({} analysis/synthesis channels, {} latent channels{}, {}{}), \
              models {} (qualities {}){effort}",
             arch.channels,
             arch.latent_channels,
+            match arch.detail_channels {
+                0 => String::new(),
+                k => format!(" ({k} of them detail latents of 16×16 blocks)"),
+            },
             if arch.has_hyperprior() {
                 format!(
                     "{} hyperprior with {} side channels",

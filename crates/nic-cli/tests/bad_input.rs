@@ -287,6 +287,7 @@ fn bad_pictures_paths_and_devices_are_refused_with_status_2_3_6_or_8() {
         ("--ema=1", "--ema"),
         ("--ema=-0.5", "--ema"),
         ("--lambdas=0.01,0", "λ values"),
+        ("--detail-channels=192", "--detail-channels"),
     ] {
         let args = [
             "train",

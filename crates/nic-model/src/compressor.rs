@@ -472,8 +472,8 @@ mod tests {
         for (k, &(c, r, col)) in picked.iter().enumerate() {
             basis[k * crate::BLOCK_VALUES + (c * 16 + r) * 16 + col] = 1.0;
         }
-        model.analysis.set_detail_basis(&basis, 3.0);
-        model.synthesis.set_detail_basis(&basis, 3.0);
+        model.analysis.set_detail_basis(0, &basis, 3.0);
+        model.synthesis.set_detail_basis(0, &basis, 3.0);
         let x = Tensor::<4>::random([1, 3, 32, 32], Distribution::Uniform(0.0, 1.0), &device);
         let y = model.analyze(x.clone());
         assert_eq!(y.dims(), [1, 10, 2, 2]);

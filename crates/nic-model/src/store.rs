@@ -127,6 +127,7 @@ impl ModelInfo {
             || arch.latent_channels > 4096
             || arch.hyper_channels > 4096
             || arch.rate_levels > 255
+            || arch.detail_channels >= arch.latent_channels
         {
             return Err(format!("implausible architecture {arch:?}"));
         }
@@ -305,6 +306,16 @@ mod tests {
             .try_into_vec::<f32>()
             .unwrap();
         assert_eq!(a, b);
+    }
+
+    #[test]
+    fn detail_latents_need_latents_of_the_transforms_beside_them() {
+        let arch = Architecture {
+            detail_channels: Architecture::TINY.latent_channels,
+            ..Architecture::TINY
+        };
+        let err = ModelInfo::new(arch, 1, 0.01, vec![]).check().unwrap_err();
+        assert!(err.contains("implausible"), "{err}");
     }
 
     #[test]

@@ -66,6 +66,19 @@ fn block_weights(rows: &[f32], scale: f32, device: &Device) -> Tensor<4> {
     )
 }
 
+/// `weight` (`[K, 3, 16, 16]`, a detail latent per row) with rows `first..` replaced by
+/// `rows`, detached.
+fn set_rows(weight: Tensor<4>, first: usize, rows: Tensor<4>) -> Tensor<4> {
+    let [k, c, h, w] = rows.dims();
+    assert!(
+        first + k <= weight.dims()[0] && [c, h, w] == weight.dims()[1..],
+        "one basis row per detail latent"
+    );
+    weight
+        .slice_assign([first..first + k, 0..c, 0..h, 0..w], rows)
+        .detach()
+}
+
 impl Analysis {
     pub fn new(arch: &Architecture, device: &Device) -> Self {
         let convs = widths(arch)
@@ -93,27 +106,25 @@ impl Analysis {
         }
     }
 
-    /// Sets the detail latents to `scale` times the projections of each residue block on
-    /// `basis` (K rows of [`BLOCK_VALUES`], channel-major like a picture);
-    /// [`Synthesis::set_detail_basis`] with the same basis and scale reads them back to the
-    /// blocks' projection on it.
-    pub fn set_detail_basis(&mut self, basis: &[f32], scale: f32) {
+    /// Sets detail latents `first..` to `scale` times the projections of each residue block
+    /// on `basis` (a row of [`BLOCK_VALUES`] for each, channel-major like a picture);
+    /// [`Synthesis::set_detail_basis`] with the same rows and scale reads them back to the
+    /// blocks' projection on it. The detail latents before `first` are left as they are.
+    pub fn set_detail_basis(&mut self, first: usize, basis: &[f32], scale: f32) {
         let detail = self.detail.as_mut().expect("a model with detail latents");
         let w = block_weights(basis, scale, &detail.weight.device());
-        assert_eq!(
-            w.dims(),
-            detail.weight.dims(),
-            "one basis row per detail latent"
-        );
-        detail.weight = Param::from_tensor(w);
+        detail.weight = Param::from_tensor(set_rows(detail.weight.val(), first, w));
     }
 
     /// This (trained) analysis embedded in `wider`, a fresh one with more hidden channels:
-    /// the same latents for every image (see [`crate::widen`]). Detail latents are kept, or
-    /// come from `wider` where this one has none.
+    /// the same latents for every image (see [`crate::widen`]). Detail latents are kept, the
+    /// new ones (all of them where this one has none) from `wider`.
     pub fn widened(self, wider: Analysis) -> Analysis {
         Analysis {
-            detail: self.detail.or(wider.detail),
+            detail: match (self.detail, wider.detail) {
+                (Some(t), Some(f)) => Some(widen::conv(t, f)),
+                (t, f) => t.or(f),
+            },
             convs: self
                 .convs
                 .into_iter()
@@ -189,25 +200,24 @@ impl Synthesis {
         }
     }
 
-    /// Reads the detail latents back as `1 / scale` times their combination of the `basis`
-    /// rows (see [`Analysis::set_detail_basis`]).
-    pub fn set_detail_basis(&mut self, basis: &[f32], scale: f32) {
+    /// Reads detail latents `first..` back as `1 / scale` times their combination of the
+    /// `basis` rows (see [`Analysis::set_detail_basis`]).
+    pub fn set_detail_basis(&mut self, first: usize, basis: &[f32], scale: f32) {
         let detail = self.detail.as_mut().expect("a model with detail latents");
         let w = block_weights(basis, 1.0 / scale, &detail.weight.device());
-        assert_eq!(
-            w.dims(),
-            detail.weight.dims(),
-            "one basis row per detail latent"
-        );
-        detail.weight = Param::from_tensor(w);
+        detail.weight = Param::from_tensor(set_rows(detail.weight.val(), first, w));
     }
 
     /// This (trained) synthesis embedded in `wider`, a fresh one with more hidden channels
     /// (the same picture from every latent) or more latents, which it reads with the fresh
-    /// weights, so that training puts them to use (see [`crate::widen`]).
+    /// weights, so that training puts them to use (see [`crate::widen`]). Detail latents are
+    /// kept, the new ones read as `wider` reads them.
     pub fn widened(self, wider: Synthesis) -> Synthesis {
         Synthesis {
-            detail: self.detail.or(wider.detail),
+            detail: match (self.detail, wider.detail) {
+                (Some(t), Some(f)) => Some(widen::deconv(t, f, Reading::Fresh)),
+                (t, f) => t.or(f),
+            },
             deconvs: self
                 .deconvs
                 .into_iter()
@@ -351,6 +361,38 @@ mod tests {
     }
 
     #[test]
+    fn more_detail_latents_keep_the_trained_ones_and_start_where_they_are_set() {
+        let device = Device::flex();
+        let _turn = crate::test_rng::seeded(&device, 29);
+        let arch = |k| Architecture {
+            latent_channels: Architecture::TINY.latent_channels + k,
+            detail_channels: k,
+            ..Architecture::TINY
+        };
+        let (a, s) = (
+            Analysis::new(&arch(3), &device),
+            Synthesis::new(&arch(3), &device),
+        );
+        let weights = |d: Option<Tensor<4>>| values(d.expect("detail latents"));
+        let trained_a = weights(a.detail.as_ref().map(|d| d.weight.val()));
+        let trained_s = weights(s.detail.as_ref().map(|d| d.weight.val()));
+        let mut a = a.widened(Analysis::new(&arch(5), &device));
+        let mut s = s.widened(Synthesis::new(&arch(5), &device));
+        assert_eq!(a.detail_channels(), 5);
+        let rows = vec![1.0f32; 2 * BLOCK_VALUES];
+        a.set_detail_basis(3, &rows, 2.0);
+        s.set_detail_basis(3, &rows, 2.0);
+        let (wa, ws) = (
+            weights(a.detail.map(|d| d.weight.val())),
+            weights(s.detail.map(|d| d.weight.val())),
+        );
+        let kept = 3 * BLOCK_VALUES;
+        assert_eq!((&wa[..kept], &ws[..kept]), (&trained_a[..], &trained_s[..]));
+        assert!(wa[kept..].iter().all(|&w| w == 2.0));
+        assert!(ws[kept..].iter().all(|&w| w == 0.5));
+    }
+
+    #[test]
     fn detail_latents_are_projections_of_each_block_added_back() {
         let device = Device::flex();
         let _turn = crate::test_rng::seeded(&device, 23);
@@ -370,8 +412,8 @@ mod tests {
         for (k, &(c, r, col)) in picked.iter().enumerate() {
             basis[k * BLOCK_VALUES + (c * BLOCK + r) * BLOCK + col] = 1.0;
         }
-        analysis.set_detail_basis(&basis, 4.0);
-        synthesis.set_detail_basis(&basis, 4.0);
+        analysis.set_detail_basis(0, &basis, 4.0);
+        synthesis.set_detail_basis(0, &basis, 4.0);
         // (Standing for a residue: the detail latents read whatever they are given.)
         let x = Tensor::<4>::random([2, 3, 32, 48], Distribution::Uniform(0.0, 1.0), &device);
         let detail = analysis.detail(x.clone()).unwrap();

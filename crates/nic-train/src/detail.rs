@@ -1,11 +1,13 @@
-//! The start of detail latents (`--detail-channels` with `--init` of a model without them):
-//! the principal components of what the trained transforms leave out.
+//! The start of new detail latents (`--detail-channels` above what `--init` has): the
+//! principal components of what the trained model leaves out.
 //!
 //! A trained model's transforms reconstruct each picture up to a residue (their ceiling: on
 //! the default, as good as the block PCA with as many latents, and no better). Detail latents
 //! are linear in each 16×16 block (nic_model's `transforms`), so the best start for K of them
 //! is the K principal directions of the residue's blocks: from the first step they carry the
-//! most of it that K linear values per block can, and training goes on from there.
+//! most of it that K linear values per block can, and training goes on from there. A model
+//! that has detail latents already leaves less: the new ones start as the principal
+//! directions of what its transforms *and* its detail latents leave out, unquantized.
 
 use nic_data::Sampler;
 use nic_model::burn::tensor::{Device, Tensor, TensorData};
@@ -29,8 +31,8 @@ pub(crate) struct DetailStart {
     pub(crate) share: f64,
 }
 
-/// The start of `channels` detail latents for `model` (without them), fitted on batches of
-/// `sampler`.
+/// The start of `channels` new detail latents for `model` (after those it has), fitted on
+/// batches of `sampler`.
 ///
 /// The scale sets how finely the detail latents are quantized: at the top rate level (its mean
 /// gain, `top_gain`) one step is √12 times the residue's RMS error, so that quantizing a
@@ -48,7 +50,7 @@ pub(crate) fn fit_detail(
     for b in 0..BATCHES {
         let shape = [sampler.batch, 3, sampler.crop, sampler.crop];
         let x = Tensor::<4>::from_data(TensorData::new(sampler.batch_at(b), shape), device);
-        let residue = x.clone() - model.synthesis.transforms(model.analysis.forward(x));
+        let residue = x.clone() - model.synthesis.forward(model.analyze(x));
         let blocks = blocks(residue);
         let c = blocks.clone().transpose().matmul(blocks.clone());
         let c: Vec<f32> = c.into_data().try_into_vec().expect("f32 values");

@@ -117,10 +117,11 @@ pub(crate) fn start_or_resume(
             && from.transform_channels() <= arch.transform_channels()
             && (from.latent_channels == arch.latent_channels || from.has_hyperprior())
             // Detail latents come after the transforms' latents: a model that has them keeps
-            // both counts (its trained latents must stay the first ones).
+            // its transforms' count (its trained latents must stay the first ones), and more
+            // detail latents come after its own.
+            && from.detail_channels <= arch.detail_channels
             && (from.detail_channels == 0
-                || (from.detail_channels, from.transform_channels())
-                    == (arch.detail_channels, arch.transform_channels()))
+                || from.transform_channels() == arch.transform_channels())
             && from
                 == (Architecture {
                     channels: from.channels,
@@ -150,11 +151,10 @@ pub(crate) fn start_or_resume(
                     gain.iter().sum::<f32>() / gain.len() as f32
                 });
                 let plain = ad.clone().without_autodiff();
-                let start =
-                    fit_detail(&saved.compressor, sampler, &plain, arch.detail_channels, top);
+                let new = arch.detail_channels - from.detail_channels;
+                let start = fit_detail(&saved.compressor, sampler, &plain, new, top);
                 opts.note(&format!(
-                    "detail latents: the {} principal directions of the residue of --init's transforms in 16×16 blocks ({:.1} % of its energy), scale {:.3}",
-                    arch.detail_channels,
+                    "detail latents: {new} new, the principal directions of the residue --init leaves in 16×16 blocks ({:.1} % of its energy), scale {:.3}",
                     100.0 * start.share,
                     start.scale
                 ));
@@ -165,8 +165,9 @@ pub(crate) fn start_or_resume(
                 .map_err(invalid)?;
             model = trained.widened(model);
             if let Some(d) = detail {
-                model.analysis.set_detail_basis(&d.basis, d.scale);
-                model.synthesis.set_detail_basis(&d.basis, d.scale);
+                let first = from.detail_channels;
+                model.analysis.set_detail_basis(first, &d.basis, d.scale);
+                model.synthesis.set_detail_basis(first, &d.basis, d.scale);
             }
             gains_loaded = saved.info.lambdas == opts.lambdas;
             if arch.latent_channels > from.latent_channels && opts.latent_warmup > 0 {

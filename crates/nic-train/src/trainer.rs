@@ -56,8 +56,8 @@ pub enum TrainError {
 
 /// Trains (or resumes) the run described by `opts` on `device` (autodiff is added here).
 pub fn train(opts: &TrainOptions, device: &Device) -> Result<TrainSummary, TrainError> {
-    std::fs::create_dir_all(&opts.out).map_err(|e| out_error(opts, e))?;
     check(opts)?;
+    std::fs::create_dir_all(&opts.out).map_err(|e| out_error(opts, e))?;
     let tile = opts.crop / opts.mosaic;
     let split = nic_data::open(&opts.data, opts.val.as_deref(), opts.val_size)?;
     let (sampler, skipped) =
@@ -113,6 +113,13 @@ pub fn train(opts: &TrainOptions, device: &Device) -> Result<TrainSummary, Train
 
 /// The options' own consistency.
 fn check(opts: &TrainOptions) -> Result<(), TrainError> {
+    let arch = opts.architecture;
+    if arch.detail_channels >= arch.latent_channels {
+        return Err(TrainError::Invalid(format!(
+            "--detail-channels ({}) must be fewer than --latent-channels ({}): the transforms need latents of their own",
+            arch.detail_channels, arch.latent_channels
+        )));
+    }
     if opts.batch == 0 || opts.crop == 0 || !opts.crop.is_multiple_of(Architecture::STRIDE) {
         return Err(TrainError::Invalid(format!(
             "--batch must be positive and --crop a positive multiple of {}",

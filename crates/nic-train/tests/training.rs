@@ -130,6 +130,28 @@ fn detail_latents_start_with_what_the_init_models_transforms_leave_out() {
     more.init = Some(detail.out.clone());
     train(&more, &device).unwrap();
     assert_eq!(load(&more).info.architecture, detail.architecture);
+    // More of them: the new ones start with what the model with four leaves out.
+    let mut wider = options(&data, &dir.path().join("d"), 20);
+    wider.architecture = Architecture {
+        latent_channels: detail.architecture.latent_channels + 2,
+        detail_channels: 6,
+        ..detail.architecture
+    };
+    wider.init = Some(detail.out.clone());
+    wider.session_steps = Some(0);
+    train(&wider, &device).unwrap();
+    let widest = mse(&load(&wider));
+    assert!(widest < 0.8 * with, "MSE {with} → {widest}");
+}
+
+#[test]
+fn detail_latents_need_latents_of_the_transforms_beside_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = options(dir.path(), &dir.path().join("run"), 1);
+    opts.architecture.detail_channels = opts.architecture.latent_channels;
+    let err = train(&opts, &Device::flex()).unwrap_err().to_string();
+    assert!(err.contains("--detail-channels"), "{err}");
+    assert!(!opts.out.exists());
 }
 
 #[test]

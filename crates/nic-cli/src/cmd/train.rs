@@ -69,11 +69,12 @@ pub struct Args {
     #[arg(long, default_value_t = 1000)]
     latent_warmup: u64,
     /// Of the --latent-channels, how many are detail latents: linear in each 16×16 block's
-    /// pixels and added back linearly, beside the transforms. With --init of a model without
-    /// them (M fewer latents), they start as the principal components of what its transforms
-    /// leave out on the training pictures
-    #[arg(long, default_value_t = 0)]
-    detail_channels: usize,
+    /// pixels and added back linearly, beside the transforms. With --init of a model with
+    /// fewer (and as many fewer latents), the new ones start as the principal components of
+    /// what it leaves out on the training pictures (default: the default model's 64 with its
+    /// 192 latents, otherwise none)
+    #[arg(long)]
+    detail_channels: Option<usize>,
     /// Channels of the hyperprior's side latents; 0 for a factorized prior instead.
     #[arg(long, default_value_t = Architecture::DEFAULT.hyper_channels)]
     hyper_channels: usize,
@@ -121,6 +122,18 @@ pub fn run(a: Args) -> Result<()> {
     if a.ema.is_some_and(|d| !(0.0..1.0).contains(&d)) {
         return Err(crate::exit::Failure::Usage("--ema must be in [0, 1)".into()).into());
     }
+    let detail_channels = a.detail_channels.unwrap_or(
+        match a.latent_channels == Architecture::DEFAULT.latent_channels {
+            true => Architecture::DEFAULT.detail_channels,
+            false => 0,
+        },
+    );
+    if detail_channels >= a.latent_channels {
+        return Err(crate::exit::Failure::Usage(
+            "--detail-channels must be fewer than --latent-channels".into(),
+        )
+        .into());
+    }
     let device = super::open_device(a.device, a.quiet)?;
     let opts = TrainOptions {
         data: a.data,
@@ -132,7 +145,7 @@ pub fn run(a: Args) -> Result<()> {
             hyper_channels: a.hyper_channels,
             means: a.means,
             rate_levels: lambdas.len(),
-            detail_channels: a.detail_channels,
+            detail_channels,
         },
         lambda: a.lambda.unwrap_or(lambdas[0]),
         lambdas,

@@ -3,7 +3,9 @@
 # models/default, as a mean-scale hyperprior (--means: a scale-hyperprior default grows into
 # one, its means starting at zero), on random 256×256 crops (with flips) of
 # ../shared/datasets/photos/train, validating on photos/val, and resumes when its checkpoint
-# is there. The run lives outside the work tree (RUN, default ~/nic-runs/photo-n128;
+# is there. The run lives outside the work tree (RUN, default ~/nic-runs/detail256, the run
+# since session 16: the default with 64 more detail latents; ~/nic-runs/detail192 was the
+# default's own (64 detail latents), ~/nic-runs/photo-n128 the M = 128 default's;
 # ~/nic-runs/photo-m320 was the M = 320 probe of session 12, ~/nic-runs/photo-means the
 # N = 96 run, ~/nic-runs/photo the scale hyperprior's) so that
 # a checkout can be replaced under it; a run that is lost restarts from models/default (or
@@ -16,18 +18,19 @@
 #   LAMBDAS (comma-separated, default the model's eight) adds levels above the top one, e.g.
 #   RUN=~/nic-runs/photo-10 LAMBDAS=0.0009,0.0018,0.0035,0.0067,0.013,0.025,0.0483,0.0932,0.18,0.36
 #   CHANNELS (default 128, the model's) widens the hidden layers, e.g. CHANNELS=192 with its
-#   own RUN, and LATENT (default 128, the model's) the latents, e.g. LATENT=320 (pass the
-#   same LAMBDAS, CHANNELS and LATENT when such a run resumes); the new latents' rate enters
-#   the loss over the first WARMUP steps (default 1000; kept in the checkpoint on resume).
-#   DETAIL (default 0) of the LATENT latents are detail latents (linear in each 16×16 block of
-#   the transforms' residue; fitted at the start), e.g. RUN=~/nic-runs/detail192 LATENT=192
-#   DETAIL=64 WARMUP=500.
+#   own RUN. LATENT (default 256) is the number of latents, of which DETAIL (default 128) are
+#   detail latents (linear in each 16×16 block of the transforms' residue): more than --init
+#   has, and the new ones are fitted to what it leaves out at the start (the default model has
+#   192 and 64; RUN=~/nic-runs/detail192 LATENT=192 DETAIL=64 started from the M = 128 model).
+#   Pass the same LAMBDAS, CHANNELS, LATENT and DETAIL when such a run resumes. The new
+#   latents' rate enters the loss over the first WARMUP steps (default 500; kept in the
+#   checkpoint).
 #   EMA (default 0.999) is the decay of the weights' moving average, which the run exports
 #   and validates as `val` (the weights themselves as `val-raw`); EMA=none exports the weights.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 minutes=${1:-95}
-run=${RUN:-$HOME/nic-runs/photo-n128}
+run=${RUN:-$HOME/nic-runs/detail256}
 data=${DATA:-../shared/datasets/photos}
 cargo build --release -p nic-cli
 nic=${CARGO_TARGET_DIR:-target}/release/nic
@@ -40,8 +43,8 @@ resume=(--init "${INIT:-models/default}")
 flags=()
 [ -n "${LAMBDAS:-}" ] && flags=(--lambdas "$LAMBDAS")
 [ -n "${CHANNELS:-}" ] && flags+=(--channels "$CHANNELS")
-[ -n "${LATENT:-}" ] && flags+=(--latent-channels "$LATENT" --latent-warmup "${WARMUP:-1000}")
-[ -n "${DETAIL:-}" ] && flags+=(--detail-channels "$DETAIL")
+flags+=(--latent-channels "${LATENT:-256}" --latent-warmup "${WARMUP:-500}")
+flags+=(--detail-channels "${DETAIL:-128}")
 [ "${EMA:-0.999}" != none ] && flags+=(--ema "${EMA:-0.999}")
 [ -f "$run/checkpoint.bin" ] && resume=(--resume)
 nice -n 19 "$(dirname "$run")/nic" train --data "$data/train" --val "$data/val" --out "$run" \

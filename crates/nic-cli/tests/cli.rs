@@ -415,6 +415,10 @@ fn bench_measures_a_case_and_exports_weights() {
         count(&repo.join("models/factorized"), "factorized"),
         16 + 12 + 11
     );
-    // The same transforms; a hyperprior of 3 + 2 + 1 convolutions and a prior of z; gains.
-    assert_eq!(count(Path::new(models), "default"), 16 + 12 + 12 + 11 + 2);
+    // The same transforms and the detail latents' pair; a hyperprior of 3 + 2 + 1
+    // convolutions and a prior of z; gains.
+    assert_eq!(
+        count(Path::new(models), "default"),
+        16 + 2 + 12 + 12 + 11 + 2
+    );
 }

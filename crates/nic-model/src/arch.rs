@@ -47,14 +47,15 @@ impl Architecture {
 
     /// The shipped default's size and rate levels (what `nic train` makes unless told
     /// otherwise): a scale hyperprior with one gain vector per rate level; the shipped model
-    /// is its mean-scale form (`--means`). N = 128 since it was widened from 96.
+    /// is its mean-scale form (`--means`). N = 128 since it was widened from 96; 64 of its
+    /// 192 latents are detail latents since session 16 (before, M = 128).
     pub const DEFAULT: Architecture = Architecture {
         channels: 128,
-        latent_channels: 128,
+        latent_channels: 192,
         hyper_channels: 96,
         means: false,
         rate_levels: 8,
-        detail_channels: 0,
+        detail_channels: 64,
     };
 
     /// A tiny factorized network for tests.

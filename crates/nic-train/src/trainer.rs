@@ -131,16 +131,16 @@ fn check(opts: &TrainOptions) -> Result<(), TrainError> {
             "--crop must be a multiple of --mosaic".into(),
         ));
     }
-    if opts.architecture.means && !opts.architecture.has_hyperprior() {
+    if arch.means && !arch.has_hyperprior() {
         return Err(TrainError::Invalid(
             "--means needs a hyperprior (--hyper-channels above 0) to predict them".into(),
         ));
     }
-    if opts.lambdas.len() != opts.architecture.rate_levels {
+    if opts.lambdas.len() != arch.rate_levels {
         return Err(TrainError::Invalid(format!(
             "{} λ values for {} rate levels",
             opts.lambdas.len(),
-            opts.architecture.rate_levels
+            arch.rate_levels
         )));
     }
     Ok(())

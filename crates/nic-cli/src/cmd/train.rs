@@ -123,9 +123,10 @@ pub fn run(a: Args) -> Result<()> {
         return Err(crate::exit::Failure::Usage("--ema must be in [0, 1)".into()).into());
     }
     let detail_channels = a.detail_channels.unwrap_or(
-        match a.latent_channels == Architecture::DEFAULT.latent_channels {
-            true => Architecture::DEFAULT.detail_channels,
-            false => 0,
+        if a.latent_channels == Architecture::DEFAULT.latent_channels {
+            Architecture::DEFAULT.detail_channels
+        } else {
+            0
         },
     );
     if detail_channels >= a.latent_channels {

@@ -3,20 +3,23 @@
 # models/default, as a mean-scale hyperprior (--means: a scale-hyperprior default grows into
 # one, its means starting at zero), on random 256×256 crops (with flips) of
 # ../shared/datasets/photos/train, validating on photos/val, and resumes when its checkpoint
-# is there. The run lives outside the work tree (RUN, default ~/nic-runs/detail256, the run
-# since session 16: the default with 64 more detail latents; ~/nic-runs/detail192 was the
-# default's own (64 detail latents), ~/nic-runs/photo-n128 the M = 128 default's;
-# ~/nic-runs/photo-m320 was the M = 320 probe of session 12, ~/nic-runs/photo-means the
-# N = 96 run, ~/nic-runs/photo the scale hyperprior's) so that
-# a checkout can be replaced under it; a run that is lost restarts from models/default (or
-# from INIT, e.g. a committed export).
+# is there. The run lives outside the work tree (RUN, default ~/nic-runs/levels10, the run
+# since session 17: ~/nic-runs/detail256's model at step 754 with a level added below its
+# bottom one and one above its top one; ~/nic-runs/detail256 was the default with 64 more
+# detail latents, ~/nic-runs/detail192 the default's own (64 detail latents),
+# ~/nic-runs/photo-n128 the M = 128 default's; ~/nic-runs/photo-m320 was the M = 320 probe of
+# session 12, ~/nic-runs/photo-means the N = 96 run, ~/nic-runs/photo the scale
+# hyperprior's) so that a checkout can be replaced under it; a run that is lost restarts from
+# INIT (default models/default; a model with fewer latents is widened, one with fewer levels
+# grown, but not both at once: widen first with RUN=~/nic-runs/detail256
+# LAMBDAS=0.0009,0.0018,0.0035,0.0067,0.013,0.025,0.0483,0.0932, then pass its export as INIT).
 #   usage: scripts/train-photos.sh [MINUTES]   (default 95: a time budget that ends it cleanly)
 #   STEPS (default 20000) is the total the learning-rate schedule counts towards: keep it the
 #   same across sessions, so the rate stays LR (default 1e-4) until the last 10 %. An annealed
 #   fork of a checkpoint: RUN=~/nic-runs/anneal INIT=CHECKPOINT_COPY STEPS=1000 LR=1e-5; or
 #   the run itself resumed with LR=1e-5 (Adam's moments kept: the rate is not in the key).
-#   LAMBDAS (comma-separated, default the model's eight) adds levels above the top one, e.g.
-#   RUN=~/nic-runs/photo-10 LAMBDAS=0.0009,0.0018,0.0035,0.0067,0.013,0.025,0.0483,0.0932,0.18,0.36
+#   LAMBDAS (comma-separated, default the ten below) sets the levels: those of --init as a run
+#   inside them, new ones below and above it (the default model has the middle eight).
 #   CHANNELS (default 128, the model's) widens the hidden layers, e.g. CHANNELS=192 with its
 #   own RUN. LATENT (default 256) is the number of latents, of which DETAIL (default 128) are
 #   detail latents (linear in each 16×16 block of the transforms' residue): more than --init
@@ -30,7 +33,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 minutes=${1:-95}
-run=${RUN:-$HOME/nic-runs/detail256}
+run=${RUN:-$HOME/nic-runs/levels10}
+lambdas=${LAMBDAS:-0.00047,0.0009,0.0018,0.0035,0.0067,0.013,0.025,0.0483,0.0932,0.18}
 data=${DATA:-../shared/datasets/photos}
 cargo build --release -p nic-cli
 nic=${CARGO_TARGET_DIR:-target}/release/nic
@@ -40,8 +44,7 @@ mkdir -p "$(dirname "$run")"
 cp "$nic" "$(dirname "$run")/nic.new"
 mv -f "$(dirname "$run")/nic.new" "$(dirname "$run")/nic"
 resume=(--init "${INIT:-models/default}")
-flags=()
-[ -n "${LAMBDAS:-}" ] && flags=(--lambdas "$LAMBDAS")
+flags=(--lambdas "$lambdas")
 [ -n "${CHANNELS:-}" ] && flags+=(--channels "$CHANNELS")
 flags+=(--latent-channels "${LATENT:-256}" --latent-warmup "${WARMUP:-500}")
 flags+=(--detail-channels "${DETAIL:-128}")

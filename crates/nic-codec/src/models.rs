@@ -21,8 +21,12 @@ pub struct ModelSet {
 #[derive(Debug, Clone)]
 enum Kind {
     Fixed(BTreeMap<u8, PathBuf>),
-    Variable { dir: PathBuf, levels: usize },
+    Variable { dir: PathBuf, lambdas: Vec<f64> },
 }
+
+/// The λ of the quality `nic encode` picks by default in a variable-rate model: about 0.5 bpp
+/// on photographs (level 4 of the default's first eight levels).
+const DEFAULT_LAMBDA: f64 = 0.0067;
 
 impl ModelSet {
     pub fn open(dir: &Path) -> Result<ModelSet, CodecError> {
@@ -46,8 +50,8 @@ impl ModelSet {
             let Ok(text) = std::fs::read(&p) else {
                 continue;
             };
-            let (quality, levels) = read_quality(&text).ok_or_else(|| invalid(&p))?;
-            if levels > 0 {
+            let (quality, lambdas) = read_quality(&text).ok_or_else(|| invalid(&p))?;
+            if !lambdas.is_empty() {
                 if d != dir {
                     return Err(CodecError::Model(format!(
                         "{}: a variable-rate model is a model folder of its own; pass --model {}",
@@ -57,7 +61,7 @@ impl ModelSet {
                 }
                 return Ok(ModelSet {
                     dir: dir.to_path_buf(),
-                    kind: Kind::Variable { dir: d, levels },
+                    kind: Kind::Variable { dir: d, lambdas },
                 });
             }
             if let Some(prev) = by_quality.insert(quality, d.clone()) {
@@ -86,15 +90,17 @@ impl ModelSet {
     pub fn qualities(&self) -> Vec<u8> {
         match &self.kind {
             Kind::Fixed(m) => m.keys().copied().collect(),
-            Kind::Variable { levels, .. } => (1..=*levels as u8).collect(),
+            Kind::Variable { lambdas, .. } => (1..=lambdas.len() as u8).collect(),
         }
     }
 
-    /// The quality `nic encode` uses when none is given: 4 of a variable-rate model's levels
-    /// (about 0.5 bpp on photographs), or 2 of a set of single-rate models.
+    /// The quality `nic encode` uses when none is given: the level of a variable-rate model
+    /// whose λ is nearest [`DEFAULT_LAMBDA`] (about 0.5 bpp on photographs: 4 of the default's
+    /// first eight levels, whatever levels were added below them), or 2 of a set of
+    /// single-rate models.
     pub fn default_quality(&self) -> f64 {
-        match self.kind {
-            Kind::Variable { .. } => 4.0,
+        match &self.kind {
+            Kind::Variable { lambdas, .. } => default_quality(lambdas) as f64,
             Kind::Fixed(_) => 2.0,
         }
     }
@@ -137,11 +143,23 @@ impl ModelSet {
     }
 }
 
-/// The quality and the number of rate levels of a `model.json` (the rest is checked when the
-/// model is loaded).
-fn read_quality(text: &[u8]) -> Option<(u8, usize)> {
+/// The quality (level + 1) whose λ is nearest [`DEFAULT_LAMBDA`] on a log scale.
+fn default_quality(lambdas: &[f64]) -> usize {
+    let off = |l: &f64| (l / DEFAULT_LAMBDA).ln().abs();
+    let nearest = lambdas
+        .iter()
+        .enumerate()
+        .min_by(|a, b| off(a.1).total_cmp(&off(b.1)));
+    nearest.map_or(1, |(level, _)| level + 1)
+}
+
+/// The quality of a single-rate `model.json` and the λ of a variable-rate one's levels (none
+/// for a single-rate one); the rest is checked when the model is loaded.
+fn read_quality(text: &[u8]) -> Option<(u8, Vec<f64>)> {
     let info: ModelInfo = serde_json::from_slice(text).ok()?;
-    Some((info.quality, info.architecture.rate_levels))
+    let variable = info.architecture.rate_levels > 0;
+    (!variable || info.lambdas.len() == info.architecture.rate_levels)
+        .then(|| (info.quality, if variable { info.lambdas } else { vec![] }))
 }
 
 /// Where the bundled models are: `$NIC_MODEL_DIR`, else `models/default` in the current
@@ -160,4 +178,24 @@ pub fn default_model_dir() -> Result<PathBuf, CodecError> {
             "no default model found: pass --model DIR or set NIC_MODEL_DIR".to_string(),
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_quality_follows_lambda_not_the_level_number() {
+        let eight = [0.0009, 0.0018, 0.0035, 0.0067, 0.013, 0.025, 0.0483, 0.0932];
+        assert_eq!(default_quality(&eight), 4);
+        let ten: Vec<f64> = [0.00047]
+            .iter()
+            .chain(&eight)
+            .chain(&[0.18])
+            .copied()
+            .collect();
+        assert_eq!(default_quality(&ten), 5);
+        assert_eq!(default_quality(&[0.05, 0.1, 0.2]), 1);
+        assert_eq!(default_quality(&[0.0001, 0.0002, 0.01]), 3);
+    }
 }

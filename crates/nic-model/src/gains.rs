@@ -34,28 +34,37 @@ impl Gains {
         }
     }
 
-    /// These gains with levels added above the top one, for a model trained at `trained` to go
-    /// on at `lambdas` (which extends it: `trained` first, then larger λ). The levels there are
-    /// kept; a new one starts at the top level's gains times √(λ / λ_top) — the step that
-    /// high-rate theory gives — so that fine-tuning need not restart the gains the model has
-    /// learned. `None` where `lambdas` does not extend `trained` that way.
+    /// These gains with levels added below the bottom one and above the top one, for a model
+    /// trained at `trained` to go on at `lambdas` (increasing, with `trained` a run inside it).
+    /// The trained levels are kept; a new one starts at the gains of the nearest trained end
+    /// times √(λ / λ_end) — the step that high-rate theory gives — so that fine-tuning need
+    /// not restart the gains the model has learned. `None` where `lambdas` does not extend
+    /// `trained` that way.
     pub fn grown(&self, trained: &[f64], lambdas: &[f64]) -> Option<Gains> {
-        let (levels, top) = (trained.len(), *trained.last()?);
-        let added = lambdas.get(levels..)?;
-        let rising = added.first().is_some_and(|&l| l > top) && added.is_sorted_by(|a, b| a < b);
-        if lambdas[..levels] != *trained || levels != self.levels() || !rising {
+        let (levels, bottom) = (trained.len(), *trained.first()?);
+        let below = lambdas.iter().take_while(|&&l| l < bottom).count();
+        let increasing = lambdas.is_sorted_by(|a, b| a < b);
+        let kept = lambdas.get(below..below + levels) == Some(trained);
+        if !increasing || !kept || levels != self.levels() || lambdas.len() == levels {
             return None;
         }
         let device = self.log_gain.device();
         let grow = |p: &Param<Tensor<2>>, sign: f64| {
             let [_, c] = p.dims();
-            let mut v: Vec<f32> = p.val().into_data().try_into_vec::<f32>().ok()?;
-            let last = v[(levels - 1) * c..].to_vec();
-            for &l in added {
-                let step = (sign * 0.5 * (l / top).ln()) as f32;
-                v.extend(last.iter().map(|g| g + step));
+            let v: Vec<f32> = p.val().into_data().try_into_vec::<f32>().ok()?;
+            let from = |end: usize, l: f64| {
+                let step = (sign * 0.5 * (l / trained[end]).ln()) as f32;
+                v[end * c..][..c].iter().map(move |g| g + step)
+            };
+            let mut out = Vec::with_capacity(lambdas.len() * c);
+            for &l in &lambdas[..below] {
+                out.extend(from(0, l));
             }
-            let t = Tensor::<2>::from_data(TensorData::new(v, [lambdas.len(), c]), &device);
+            out.extend_from_slice(&v);
+            for &l in &lambdas[below + levels..] {
+                out.extend(from(levels - 1, l));
+            }
+            let t = Tensor::<2>::from_data(TensorData::new(out, [lambdas.len(), c]), &device);
             Some(Param::from_tensor(t))
         };
         Some(Gains {
@@ -180,7 +189,7 @@ mod tests {
     }
 
     #[test]
-    fn grown_gains_keep_the_trained_levels_and_extrapolate_the_new_ones() {
+    fn grown_gains_keep_the_trained_levels_and_extrapolate_the_new_ones_from_the_nearest_end() {
         let device = Device::flex();
         let trained = [0.001, 0.004];
         // Per-channel gains as training leaves them: not the starting theory.
@@ -199,11 +208,25 @@ mod tests {
         assert!(close(gain[0], (-0.7f32).exp()) && close(gain[3], 0.3f32.exp()));
         assert!(close(gain[4], 2.0 * 0.1f32.exp()) && close(gain[7], 4.0 * 0.3f32.exp()));
         assert!(close(inv[5], 0.5 * (-0.3f32).exp()) && close(inv[6], 0.25 * (-0.1f32).exp()));
-        // What does not extend the trained levels upwards is refused.
+        // Below the bottom level too: 1/2 (√(1/4)) the gain of the one above, the trained
+        // levels moved up by one.
+        let both = g.grown(&trained, &[0.00025, 0.001, 0.004, 0.016]).unwrap();
+        let gain: Vec<f32> = both
+            .for_levels(&[0, 1, 2, 3])
+            .0
+            .into_data()
+            .try_into_vec::<f32>()
+            .unwrap();
+        assert!(close(gain[0], 0.5 * (-0.7f32).exp()) && close(gain[1], 0.5 * (-0.6f32).exp()));
+        assert!(close(gain[2], (-0.7f32).exp()) && close(gain[5], 0.3f32.exp()));
+        assert!(close(gain[6], 2.0 * 0.1f32.exp()));
+        // What does not keep the trained levels as a run of increasing λ is refused.
         for bad in [
             &[0.001, 0.004][..],
             &[0.001, 0.005, 0.016],
             &[0.001, 0.004, 0.003],
+            &[0.002, 0.001, 0.004],
+            &[0.0005, 0.001, 0.002, 0.004],
         ] {
             assert!(g.grown(&trained, bad).is_none(), "{bad:?}");
         }

@@ -90,19 +90,19 @@ pub(crate) fn start_or_resume(
                     ..arch
                 })
         {
-            // More levels above the top one: everything is kept, the new levels' gains
-            // extrapolated from the top one's.
+            // More levels below the bottom one or above the top one: everything is kept, the
+            // new levels' gains extrapolated from the nearest trained level's.
             let gains = saved.compressor.gains.as_ref();
             let grown = gains.and_then(|g| g.grown(&saved.info.lambdas, &opts.lambdas));
             let Some(grown) = grown else {
                 return Err(TrainError::Invalid(format!(
-                    "--init {}: its levels (λ {:?}) must be the first of --lambdas, the new ones above them in increasing order",
+                    "--init {}: its levels (λ {:?}) must be a run of --lambdas, the new ones below or above them, all in increasing order",
                     dir.display(),
                     saved.info.lambdas
                 )));
             };
             opts.note(&format!(
-                "--init {}: {} levels, {} added above them",
+                "--init {}: {} levels, {} added",
                 dir.display(),
                 from.rate_levels,
                 arch.rate_levels - from.rate_levels

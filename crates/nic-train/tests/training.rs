@@ -319,16 +319,23 @@ fn fine_tuning_starts_from_the_whole_model_it_is_given() {
     phased.session_steps = None;
     assert_eq!(train(&phased, &device).unwrap().steps, 6);
     assert_eq!(kept(&phased), Some(want));
-    // Levels that do not extend the trained ones upwards are refused.
+    // A level below the bottom one as well: the trained levels move up by one, unchanged.
     let mut below = options(&data, &dir.path().join("g"), 0);
-    below.architecture.rate_levels = 4;
-    below.lambdas = vec![0.0025, 0.005, 0.01, 0.02];
+    below.architecture.rate_levels = 5;
+    below.lambdas = vec![0.0025, 0.005, 0.01, 0.02, 0.04];
     below.init = Some(dir.path().join("a"));
-    let refused = train(&below, &device).unwrap_err().to_string();
-    assert!(
-        refused.contains("must be the first of --lambdas"),
-        "{refused}"
-    );
+    train(&below, &device).unwrap();
+    let g = nic_model::SavedModel::load(&below.out, &device).unwrap();
+    for q in [1.0, 2.0, 3.0] {
+        assert_eq!(gains(&a, q), gains(&g, q + 1.0), "level {q}");
+    }
+    // Levels that do not keep the trained ones as a run are refused.
+    let mut gap = options(&data, &dir.path().join("k"), 0);
+    gap.architecture.rate_levels = 4;
+    gap.lambdas = vec![0.005, 0.01, 0.015, 0.02];
+    gap.init = Some(dir.path().join("a"));
+    let refused = train(&gap, &device).unwrap_err().to_string();
+    assert!(refused.contains("must be a run of --lambdas"), "{refused}");
 
     // A mean-scale model fine-tuned without --means is refused rather than cut down to its
     // transforms.

@@ -20,7 +20,8 @@ pub struct Args {
     output: Option<PathBuf>,
     /// Quality: a real number in the variable-rate model's range (1 to 8 for the default;
     /// higher is better and larger), or the number of a single-rate model of the set
-    /// (default: 4, or 2 for a set of single-rate models).
+    /// (default: the level of about 0.5 bpp on photographs, the one whose λ is nearest 0.0067;
+    /// 2 for a set of single-rate models).
     #[arg(short, long, group = "rate", allow_negative_numbers = true)]
     quality: Option<f64>,
     /// Search the quality for this picture: the highest whose file is at most this many

@@ -42,7 +42,9 @@ pub use gdn::Gdn;
 pub use hyper::{Hyperprior, Prediction};
 pub use prior::FactorizedPrior;
 pub use refine::{Refined, Schedule};
-pub use store::{INFO_FILE, ModelError, ModelInfo, SavedModel, TrainingInfo, WEIGHTS_FILE};
+pub use store::{
+    INFO_FILE, ModelError, ModelInfo, Precision, SavedModel, TrainingInfo, WEIGHTS_FILE,
+};
 pub use tables::{ScaleTables, build_scale_tables, build_tables};
 pub use transforms::{Analysis, BLOCK_VALUES, Synthesis};
 

@@ -30,6 +30,8 @@ pub struct Point {
     pub bpp: f64,
     /// The side latents' part of `bpp`.
     pub side_bpp: f64,
+    /// The detail latents' part of `bpp` (0 without them).
+    pub detail_bpp: f64,
     /// Share of latents whose predicted scale is at or below the tables' smallest scale.
     pub at_min_scale: f64,
     /// Largest |rounded latent|.
@@ -114,12 +116,15 @@ impl Compressor {
                 .iter::<f64>()
                 .collect();
             let side_bits = q.side.map_or(0.0, information_bits);
+            let first_detail = channels - self.analysis.detail_channels();
+            let detail_bits: f64 = per_channel_bits[first_detail..].iter().sum();
             let x_hat = self.synthesize(y_hat * per_channel(inverse));
             Point {
                 mse: distance(x_hat.clone(), x.clone()),
                 rounding_mse: distance(x_hat, unquantized.clone()),
                 bpp: (per_channel_bits.iter().sum::<f64>() + side_bits) / pixels,
                 side_bpp: side_bits / pixels,
+                detail_bpp: detail_bits / pixels,
                 at_min_scale,
                 max_symbol,
                 channels_99: channels_carrying_99(per_channel_bits),
@@ -172,43 +177,57 @@ mod tests {
     fn finer_quantizers_approach_the_unquantized_synthesis() {
         let device = Device::flex();
         let _turn = crate::test_rng::seeded(&device, 5);
-        let arch = Architecture::TINY_HYPER;
-        let mut model = Compressor::new(&arch, &device);
-        // Gains of 10, 100 and 1000 (an untrained network's latents are small), so that the
-        // quantizer steps span from visible to negligible.
-        model.gains = Some(Gains::new(
-            &[1e-6, 1e-4, 1e-2],
-            1e-8,
-            arch.latent_channels,
-            &device,
-        ));
-        let x = Tensor::<4>::random([1, 3, 64, 64], Distribution::Uniform(0.0, 1.0), &device);
-        let p = model.probe(x);
-        let levels = arch.rate_levels;
-        assert_eq!(p.levels.len(), levels);
-        assert_eq!(p.gains.len(), levels);
-        assert!(p.unquantized_mse.is_finite() && p.unquantized_mse > 0.0);
-        // Ever finer steps leave less rounding error: a step 400 times finer, at least 100
-        // times less (in squared error it is ~10⁵ times less).
-        assert!(p.levels[0].rounding_mse > 0.0, "{p:?}");
-        assert!(
-            p.finer[1].rounding_mse <= 0.01 * p.levels[0].rounding_mse,
-            "{p:?}"
-        );
-        for q in p.levels.iter().chain(&p.finer) {
-            // |a − b|² ≤ 2 (|a − x|² + |x − b|²)
-            let bound = 2.0 * (q.mse + p.unquantized_mse);
-            assert!(q.mse > 0.0 && q.rounding_mse <= bound, "{q:?}");
-        }
-        assert!((p.gains[2] / p.gains[0] - 100.0).abs() < 1e-3);
-        for q in p.levels.iter().chain(&p.finer) {
-            assert!(q.bpp > q.side_bpp && q.side_bpp > 0.0, "{q:?}");
-            assert!((1..=arch.latent_channels).contains(&q.channels_99), "{q:?}");
-            assert!((0.0..=1.0).contains(&q.at_min_scale));
-        }
-        assert!(p.finer[1].bpp > p.levels[levels - 1].bpp);
-        for g in &p.gain_products {
-            assert!((g - 1.0).abs() < 1e-5, "{g}");
+        let detail = Architecture {
+            detail_channels: 4,
+            ..Architecture::TINY_HYPER
+        };
+        for arch in [Architecture::TINY_HYPER, detail] {
+            let mut model = Compressor::new(&arch, &device);
+            // Gains of 10, 100 and 1000 (an untrained network's latents are small), so that the
+            // quantizer steps span from visible to negligible.
+            model.gains = Some(Gains::new(
+                &[1e-6, 1e-4, 1e-2],
+                1e-8,
+                arch.latent_channels,
+                &device,
+            ));
+            let x = Tensor::<4>::random([1, 3, 64, 64], Distribution::Uniform(0.0, 1.0), &device);
+            let p = model.probe(x);
+            let levels = arch.rate_levels;
+            assert_eq!(p.levels.len(), levels);
+            assert_eq!(p.gains.len(), levels);
+            assert!(p.unquantized_mse.is_finite() && p.unquantized_mse > 0.0);
+            // Ever finer steps leave less rounding error: a step 400 times finer, at least 100
+            // times less (in squared error it is ~10⁵ times less).
+            assert!(p.levels[0].rounding_mse > 0.0, "{p:?}");
+            assert!(
+                p.finer[1].rounding_mse <= 0.01 * p.levels[0].rounding_mse,
+                "{p:?}"
+            );
+            for q in p.levels.iter().chain(&p.finer) {
+                // |a − b|² ≤ 2 (|a − x|² + |x − b|²)
+                let bound = 2.0 * (q.mse + p.unquantized_mse);
+                assert!(q.mse > 0.0 && q.rounding_mse <= bound, "{q:?}");
+            }
+            assert!((p.gains[2] / p.gains[0] - 100.0).abs() < 1e-3);
+            for q in p.levels.iter().chain(&p.finer) {
+                assert!(q.bpp > q.side_bpp && q.side_bpp > 0.0, "{q:?}");
+                assert!((1..=arch.latent_channels).contains(&q.channels_99), "{q:?}");
+                assert!((0.0..=1.0).contains(&q.at_min_scale));
+            }
+            assert!(p.finer[1].bpp > p.levels[levels - 1].bpp);
+            for g in &p.gain_products {
+                assert!((g - 1.0).abs() < 1e-5, "{g}");
+            }
+            // The detail latents' bits are a part of the latents', and there are none
+            // without them.
+            for q in p.levels.iter().chain(&p.finer) {
+                let latents = q.bpp - q.side_bpp;
+                match arch.detail_channels {
+                    0 => assert_eq!(q.detail_bpp, 0.0),
+                    _ => assert!(q.detail_bpp > 0.0 && q.detail_bpp < latents, "{q:?}"),
+                }
+            }
         }
     }
 }

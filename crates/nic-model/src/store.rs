@@ -3,9 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use burn::module::{Module, ModuleVisitor, Param};
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::store::ModuleRecord;
-use burn::tensor::{Bytes, Device, Tensor};
+use burn::tensor::{Bytes, DType, Device, Tensor};
 use nic_entropy::ChannelTable;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -19,11 +19,26 @@ pub const INFO_FILE: &str = "model.json";
 pub const WEIGHTS_FILE: &str = "weights.bpk";
 /// Newest version of the model directory layout (2: hyperprior and variable-rate fields; 3:
 /// the entropy model's weights named `entropy.…`, see [`Compressor::load_any_record`]; 4: the
-/// mean-scale hyperprior). A model is written with the oldest version that describes it, so
-/// that older releases still load every model they can.
-const MODEL_FORMAT: u32 = 4;
+/// mean-scale hyperprior; 5: weights stored as 16-bit floats, which older releases would load
+/// as they are rather than as `f32`). A model is written with the oldest version that
+/// describes it, so that older releases still load every model they can.
+const MODEL_FORMAT: u32 = HALF_MODEL_FORMAT;
+/// The version of a model with 16-bit weights ([`Precision::F16`]).
+const HALF_MODEL_FORMAT: u32 = 5;
+/// The version of a model with means.
+const MEANS_MODEL_FORMAT: u32 = 4;
 /// The version of a model without means.
 const PLAIN_MODEL_FORMAT: u32 = 3;
+
+/// How `weights.bpk` stores the parameters. Training writes `F32`; `F16` halves the file
+/// (each weight rounded to the nearest half-precision value: the model, and its id, are then
+/// those rounded weights, loaded as `f32`), for shipping models in a small repository.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Precision {
+    #[default]
+    F32,
+    F16,
+}
 
 #[derive(Debug, Error)]
 pub enum ModelError {
@@ -85,7 +100,7 @@ impl ModelInfo {
     ) -> Self {
         ModelInfo {
             format: if architecture.has_means() {
-                MODEL_FORMAT
+                MEANS_MODEL_FORMAT
             } else {
                 PLAIN_MODEL_FORMAT
             },
@@ -191,23 +206,48 @@ impl SavedModel {
         compressor: &Compressor,
         info: &ModelInfo,
     ) -> Result<[u8; 4], ModelError> {
+        Self::save_as(dir, compressor, info, Precision::F32)
+    }
+
+    /// [`SavedModel::save`] with the weights stored at `precision` (with `F16`, `info`'s format
+    /// is raised to the version that reads them).
+    pub fn save_as(
+        dir: &Path,
+        compressor: &Compressor,
+        info: &ModelInfo,
+        precision: Precision,
+    ) -> Result<[u8; 4], ModelError> {
         let io = |path: PathBuf| move |source| ModelError::Io { path, source };
         std::fs::create_dir_all(dir).map_err(io(dir.into()))?;
-        let weights =
-            compressor
-                .valid()
-                .into_record()
-                .into_bytes()
-                .map_err(|e| ModelError::Invalid {
-                    path: dir.into(),
-                    message: e.to_string(),
-                })?;
-        let json = serde_json::to_vec_pretty(info).expect("model info serializes");
+        let (stored, model, info) = match precision {
+            Precision::F32 => (compressor.valid(), compressor.clone(), info.clone()),
+            Precision::F16 => {
+                let half = compressor.valid().map(&mut Cast(DType::F16));
+                let model = half.clone().map(&mut Cast(DType::F32));
+                let format = info.format.max(HALF_MODEL_FORMAT);
+                (
+                    half,
+                    model,
+                    ModelInfo {
+                        format,
+                        ..info.clone()
+                    },
+                )
+            }
+        };
+        let weights = stored
+            .into_record()
+            .into_bytes()
+            .map_err(|e| ModelError::Invalid {
+                path: dir.into(),
+                message: e.to_string(),
+            })?;
+        let json = serde_json::to_vec_pretty(&info).expect("model info serializes");
         let wpath = dir.join(WEIGHTS_FILE);
         nic_fs::write_atomic(&wpath, &weights).map_err(io(wpath.clone()))?;
         let ipath = dir.join(INFO_FILE);
         nic_fs::write_atomic(&ipath, &json).map_err(io(ipath.clone()))?;
-        Ok(model_id(compressor, info))
+        Ok(model_id(&model, &info))
     }
 
     /// Loads a model directory onto `device`, checking the tables and the weights' shapes.
@@ -238,12 +278,13 @@ impl SavedModel {
             path: wpath.clone(),
             source,
         })?;
-        let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(weights)).map_err(|e| {
-            ModelError::Invalid {
+        // 16-bit weights (format 5) become the model's `f32` parameters.
+        let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(weights))
+            .map_err(|e| ModelError::Invalid {
                 path: wpath.clone(),
                 message: e.to_string(),
-            }
-        })?;
+            })?
+            .cast_to_module_dtype();
         let compressor = Compressor::new(&arch, device)
             .load_any_record(record)
             .map_err(|e| ModelError::Invalid {
@@ -251,6 +292,16 @@ impl SavedModel {
                 message: e.to_string(),
             })?;
         Ok(SavedModel::new(compressor.valid(), info))
+    }
+}
+
+/// Casts every parameter to one dtype.
+struct Cast(DType);
+
+impl ModuleMapper for Cast {
+    fn map_float<const D: usize>(&mut self, p: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let dtype = self.0;
+        p.map(|t| t.cast(dtype))
     }
 }
 
@@ -306,6 +357,49 @@ mod tests {
             .try_into_vec::<f32>()
             .unwrap();
         assert_eq!(a, b);
+    }
+
+    #[test]
+    fn half_precision_weights_halve_the_file_and_load_as_the_rounded_model() {
+        let device = Device::flex();
+        let arch = Architecture::TINY_MEAN_SCALE;
+        let model = Compressor::new(&arch, &device);
+        let info =
+            ModelInfo::for_compressor(&model, arch, 0, 0.005, vec![0.005, 0.01, 0.02]).unwrap();
+        let (full, half) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let full_id = SavedModel::save(full.path(), &model, &info).unwrap();
+        let id = SavedModel::save_as(half.path(), &model, &info, Precision::F16).unwrap();
+        let size = |d: &Path| std::fs::metadata(d.join(WEIGHTS_FILE)).unwrap().len() as f64;
+        let ratio = size(half.path()) / size(full.path());
+        assert!((0.45..0.6).contains(&ratio), "{ratio}");
+        let loaded = SavedModel::load(half.path(), &device).unwrap();
+        assert_eq!(loaded.id, id);
+        assert_ne!(id, full_id);
+        assert_eq!(loaded.info.format, HALF_MODEL_FORMAT);
+        assert_eq!(
+            ModelInfo {
+                format: info.format,
+                ..loaded.info.clone()
+            },
+            info
+        );
+        // Every weight is the f32 one rounded to the nearest f16 value, held as f32.
+        let flat = |m: &Compressor| -> Vec<f32> {
+            crate::named_parameters(m)
+                .into_iter()
+                .flat_map(|t| t.values)
+                .collect()
+        };
+        let (want, got) = (flat(&model), flat(&loaded.compressor));
+        assert_eq!(want.len(), got.len());
+        for (w, g) in want.iter().zip(&got) {
+            assert_eq!(*g, burn::tensor::f16::from_f32(*w).to_f32(), "{w}");
+        }
+        // Saved again at f32, the rounded model keeps its id.
+        let again = tempfile::tempdir().unwrap();
+        let info5 = loaded.info.clone();
+        let kept = SavedModel::save(again.path(), &loaded.compressor, &info5).unwrap();
+        assert_eq!(kept, id);
     }
 
     #[test]

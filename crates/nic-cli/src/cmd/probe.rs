@@ -70,6 +70,7 @@ pub fn run(a: Args) -> Result<()> {
                     rounding_psnr: m(&|q| psnr(q.rounding_mse)),
                     bpp: m(&|q| q.bpp),
                     side_bpp: m(&|q| q.side_bpp),
+                    detail_bpp: m(&|q| q.detail_bpp),
                     at_min_scale: m(&|q| q.at_min_scale),
                     channels_99: m(&|q| q.channels_99 as f64),
                     max_symbol: probes
@@ -102,16 +103,17 @@ pub fn run(a: Args) -> Result<()> {
     );
     println!("synthesis of the unquantized latents: {unquantized:.2} dB (the transforms' ceiling)");
     println!(
-        "quantizer         gain   g·g⁻¹   PSNR dB  vs ceiling    bpp  side %  σ≤min %  max |ŷ|  ch. 99 %"
+        "quantizer         gain   g·g⁻¹   PSNR dB  vs ceiling    bpp  side %  detail %  σ≤min %  max |ŷ|  ch. 99 %"
     );
     let line = |name: String, gain: f64, product: Option<f64>, r: &Row| {
         println!(
-            "{name:<14} {gain:>7.3} {:>7} {:>9.2} {:>11.2} {:>6.3} {:>7.1} {:>8.1} {:>8.0} {:>9.1}",
+            "{name:<14} {gain:>7.3} {:>7} {:>9.2} {:>11.2} {:>6.3} {:>7.1} {:>9.1} {:>8.1} {:>8.0} {:>9.1}",
             product.map_or("".into(), |p| format!("{p:.3}")),
             r.psnr,
             r.rounding_psnr,
             r.bpp,
             100.0 * r.side_bpp / r.bpp,
+            100.0 * r.detail_bpp / r.bpp,
             100.0 * r.at_min_scale,
             r.max_symbol,
             r.channels_99,
@@ -135,6 +137,7 @@ struct Row {
     rounding_psnr: f64,
     bpp: f64,
     side_bpp: f64,
+    detail_bpp: f64,
     at_min_scale: f64,
     max_symbol: f64,
     /// Latent channels that carry 99 % of the latents' bits, mean over the pictures.

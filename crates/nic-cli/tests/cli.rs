@@ -453,7 +453,12 @@ fn bench_measures_a_case_and_exports_weights() {
         ]);
         let err = String::from_utf8_lossy(&out.stderr).to_string();
         let at = err.find("PSNR ").expect("a PSNR line");
-        err[at + 5..].split_whitespace().next().unwrap().parse().unwrap()
+        err[at + 5..]
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
     };
     let (full, rounded) = (psnr(Path::new(models), "full.nic"), psnr(&half, "half.nic"));
     assert!((full - rounded).abs() < 0.05, "{full} vs {rounded} dB");

@@ -146,7 +146,7 @@ impl Codec {
     }
 
     pub fn id_hex(&self) -> String {
-        hex(&self.model.id)
+        nic_model::id_hex(&self.model.id)
     }
 
     /// The tensors of a `width × height` picture's file under this model.
@@ -359,7 +359,7 @@ impl Codec {
         if file.model_id != self.model.id {
             let info = &self.model.info;
             return Err(CodecError::WrongModel {
-                file: hex(&file.model_id),
+                file: nic_model::id_hex(&file.model_id),
                 model: self.id_hex(),
                 dir: match info.architecture.rate_levels {
                     0 => format!("quality {}", info.quality),
@@ -431,10 +431,6 @@ fn check_size(width: u32, height: u32, limit: u64) -> Result<(), CodecError> {
         });
     }
     Ok(())
-}
-
-pub(crate) fn hex(id: &[u8]) -> String {
-    id.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -43,7 +43,7 @@ pub use hyper::{Hyperprior, Prediction};
 pub use prior::FactorizedPrior;
 pub use refine::{Refined, Schedule};
 pub use store::{
-    INFO_FILE, ModelError, ModelInfo, Precision, SavedModel, TrainingInfo, WEIGHTS_FILE,
+    INFO_FILE, ModelError, ModelInfo, Precision, SavedModel, TrainingInfo, WEIGHTS_FILE, id_hex,
 };
 pub use tables::{ScaleTables, build_scale_tables, build_tables};
 pub use transforms::{Analysis, BLOCK_VALUES, Synthesis};

@@ -295,6 +295,11 @@ impl SavedModel {
     }
 }
 
+/// A model id as written in messages and `nic info`: lowercase hex (`fef344b5`).
+pub fn id_hex(id: &[u8]) -> String {
+    id.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Casts every parameter to one dtype.
 struct Cast(DType);
 

@@ -46,7 +46,7 @@ pub fn run(a: Args) -> Result<()> {
         eprintln!(
             "wrote {} (16-bit weights, model id {})",
             a.out.display(),
-            id.iter().map(|b| format!("{b:02x}")).collect::<String>()
+            nic_model::id_hex(&id)
         );
         return Ok(());
     }

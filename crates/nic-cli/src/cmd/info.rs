@@ -18,7 +18,7 @@ pub fn run(a: Args) -> Result<()> {
     // The header is shown even when the rest is damaged; the status then says it is.
     let parsed = NicFile::parse(&bytes).map(|_| ());
     let crc_ok = parsed.is_ok();
-    let id: String = h.model_id.iter().map(|b| format!("{b:02x}")).collect();
+    let id = nic_model::id_hex(&h.model_id);
     let bpp = nic_metrics::bpp(bytes.len(), h.width, h.height);
     if a.json {
         let latents: Vec<_> = h

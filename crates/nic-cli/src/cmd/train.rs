@@ -191,10 +191,7 @@ pub fn run(a: Args) -> Result<()> {
     );
     println!(
         "model {} written to {}",
-        s.model_id
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>(),
+        nic_model::id_hex(&s.model_id),
         opts.out.display()
     );
     Ok(())

@@ -28,6 +28,8 @@
 #   Pass the same LAMBDAS, CHANNELS, LATENT and DETAIL when such a run resumes. The new
 #   latents' rate enters the loss over the first WARMUP steps (default 500; kept in the
 #   checkpoint).
+#   BALANCE (default 1) passes --balance-levels: each level's loss divided by its running
+#   mean, so the low levels count as much as the high ones (since session 18); BALANCE=0 off.
 #   EMA (default 0.999) is the decay of the weights' moving average, which the run exports
 #   and validates as `val` (the weights themselves as `val-raw`); EMA=none exports the weights.
 set -euo pipefail
@@ -49,6 +51,7 @@ flags=(--lambdas "$lambdas")
 flags+=(--latent-channels "${LATENT:-256}" --latent-warmup "${WARMUP:-500}")
 flags+=(--detail-channels "${DETAIL:-128}")
 [ "${EMA:-0.999}" != none ] && flags+=(--ema "${EMA:-0.999}")
+[ "${BALANCE:-1}" != 0 ] && flags+=(--balance-levels)
 [ -f "$run/checkpoint.bin" ] && resume=(--resume)
 nice -n 19 "$(dirname "$run")/nic" train --data "$data/train" --val "$data/val" --out "$run" \
   "${resume[@]}" "${flags[@]}" --means --steps "${STEPS:-20000}" --batch 8 --crop 256 --lr "${LR:-1e-4}" --val-every 250 \

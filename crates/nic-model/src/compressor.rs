@@ -94,11 +94,14 @@ pub struct Compressor {
     pub gains: Option<Gains>,
 }
 
-/// Rate–distortion figures of one batch (scalars, as 1-element tensors so `loss` can be
-/// differentiated).
+/// Rate–distortion figures of one batch (means over its images as 1-element tensors, so
+/// `loss` can be differentiated, and each image's loss).
 pub struct RdOutput {
     /// Mean over the images of λ·255²·MSE + bpp.
     pub loss: Tensor<1>,
+    /// Each image's λ·255²·MSE + bpp (`[batch]`; `loss` is their mean), for a training
+    /// objective that weighs the images (see `nic_train`'s level balance).
+    pub image_loss: Tensor<1>,
     /// Bits per pixel, latents and side latents, from the entropy model's likelihoods.
     pub bpp: Tensor<1>,
     /// The side latents' share of `bpp` (zero without a hyperprior).
@@ -313,9 +316,14 @@ pub(crate) fn rd(
 ) -> RdOutput {
     let [b, _, h, w] = x.dims();
     let device = x.device();
-    let pixels = (b * h * w) as f64;
-    let bits = |l: Tensor<4>| l.sum().div_scalar(-std::f64::consts::LN_2 * pixels);
-    let side_bpp = side.map_or_else(|| Tensor::zeros([1], &device), |s| bits(s.log()));
+    // Each image's bits per pixel of these log-likelihoods.
+    let bits = |l: Tensor<4>| {
+        l.reshape([b as i32, -1])
+            .sum_dim(1)
+            .reshape([b])
+            .div_scalar(-std::f64::consts::LN_2 * (h * w) as f64)
+    };
+    let side_bpp = side.map_or_else(|| Tensor::zeros([b], &device), |s| bits(s.log()));
     let log_l = likelihood.log();
     let rate_loss = latent_rate.map(|weights| {
         let m = weights.len();
@@ -333,13 +341,13 @@ pub(crate) fn rd(
         TensorData::new(lambdas.iter().map(|&l| l as f32).collect::<Vec<_>>(), [b]),
         &device,
     );
-    let distortion = (per_image.clone() * lambda)
-        .mean()
-        .mul_scalar(255.0 * 255.0);
+    let distortion = (per_image.clone() * lambda).mul_scalar(255.0 * 255.0);
+    let image_loss = distortion + rate_loss.unwrap_or_else(|| bpp.clone());
     RdOutput {
-        loss: distortion + rate_loss.unwrap_or_else(|| bpp.clone()),
-        bpp,
-        side_bpp,
+        loss: image_loss.clone().mean(),
+        image_loss,
+        bpp: bpp.mean(),
+        side_bpp: side_bpp.mean(),
         mse: per_image.mean(),
     }
 }

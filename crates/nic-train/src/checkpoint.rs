@@ -12,7 +12,7 @@ use nic_model::Architecture;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::LatentWarmup;
+use crate::{LatentWarmup, LevelBalance};
 
 const MAGIC: &[u8; 8] = b"NICCKPT2";
 /// The layout before averaged weights: three sections.
@@ -50,6 +50,9 @@ pub struct Checkpoint {
     /// The rate of latents this run added to its `--init` model, phased in (absent: none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latent_warmup: Option<LatentWarmup>,
+    /// The rate levels' running mean losses of a `--balance-levels` run (absent: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level_balance: Option<LevelBalance>,
     #[serde(skip)]
     pub model: Vec<u8>,
     #[serde(skip)]
@@ -188,6 +191,11 @@ mod tests {
                 first: 2,
                 channels: 4,
                 steps: 10,
+            }),
+            level_balance: Some({
+                let mut b = LevelBalance::new(2);
+                b.update(&[1], &[0.5]);
+                b
             }),
             model: vec![1, 2, 3],
             optimizer: vec![4; 100],

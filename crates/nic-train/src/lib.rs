@@ -9,11 +9,12 @@
 //!
 //! One module per part: [`TrainOptions`] and what follows from them alone (learning rate,
 //! rate levels), where a run starts (fresh, `--init`, or a checkpoint), [`train_step`], the
-//! weights' average, the rate of new latents phased in ([`LatentWarmup`]), the start of
-//! detail latents (`detail`), the loop around it, and [`RdStats`], the figures every
-//! part reports in.
+//! weights' average, the rate levels' shares of the objective ([`LevelBalance`]), the rate of
+//! new latents phased in ([`LatentWarmup`]), the start of detail latents (`detail`), the loop
+//! around it, and [`RdStats`], the figures every part reports in.
 
 mod average;
+mod balance;
 mod checkpoint;
 mod detail;
 mod log;
@@ -24,10 +25,11 @@ mod step;
 mod trainer;
 mod warmup;
 
+pub use balance::LevelBalance;
 pub use checkpoint::{Checkpoint, CheckpointError, RunKey};
 pub use log::LOG_FILE;
 pub use options::{DEFAULT_LAMBDAS, OPTIONS_FILE, TrainOptions};
 pub use stats::RdStats;
-pub use step::{optimizer, step_noise, train_step, uniform_noise};
+pub use step::{Step, optimizer, step_noise, train_step, uniform_noise};
 pub use trainer::{TrainError, TrainSummary, train};
 pub use warmup::LatentWarmup;

@@ -47,6 +47,10 @@ pub struct TrainOptions {
     /// (see [`crate::LatentWarmup`]); 0: at once.
     #[serde(default)]
     pub latent_warmup: u64,
+    /// Weigh each image's loss by the inverse of its rate level's running mean loss, so that
+    /// every level counts alike in the objective (see [`crate::LevelBalance`]).
+    #[serde(default)]
+    pub balance_levels: bool,
     pub seed: u64,
     pub val_size: usize,
     /// Validate every this many steps (and at the end).

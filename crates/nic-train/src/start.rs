@@ -12,7 +12,7 @@ use nic_data::Sampler;
 use crate::average::Average;
 use crate::checkpoint::{CHECKPOINT_FILE, Checkpoint, PREVIOUS_FILE, RunKey};
 use crate::detail::fit_detail;
-use crate::{LatentWarmup, TrainError, TrainOptions, optimizer};
+use crate::{LatentWarmup, LevelBalance, TrainError, TrainOptions, optimizer};
 
 /// Where a run starts: fresh weights at step 0, or the checkpoint's weights, optimizer state
 /// and step; with `--ema`, the average the checkpoint kept (or one starting at the weights).
@@ -24,6 +24,8 @@ pub(crate) struct Start {
     pub elapsed: f64,
     /// The rate of the latents `--init` was widened by, phased in.
     pub warmup: Option<LatentWarmup>,
+    /// The rate levels' running mean losses, with `--balance-levels`.
+    pub balance: Option<LevelBalance>,
 }
 
 /// `sampler` gives the training pictures detail latents added to `--init` are fitted on.
@@ -215,6 +217,9 @@ pub(crate) fn start_or_resume(
         step: 0,
         elapsed: 0.0,
         warmup,
+        balance: opts
+            .balance_levels
+            .then(|| LevelBalance::new(arch.rate_levels)),
     };
     let Some((ck, warnings)) = Checkpoint::load_latest(&opts.out)? else {
         if opts.resume {
@@ -277,6 +282,11 @@ pub(crate) fn start_or_resume(
         step: ck.step,
         elapsed: ck.elapsed_seconds,
         warmup: ck.latent_warmup,
+        // A run that turns the balance on (or resumes with it) starts its means afresh.
+        balance: match ck.level_balance {
+            Some(b) if opts.balance_levels && b.fits(arch.rate_levels) => Some(b),
+            _ => fresh.balance,
+        },
     })
 }
 

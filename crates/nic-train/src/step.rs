@@ -20,24 +20,50 @@ pub fn optimizer() -> ModuleOptimizer {
 }
 
 /// One optimization step: forward pass with noisy latents, rate–distortion loss, backward
-/// pass, Adam update. `model` and `x` live on an autodiff device. Returns the updated model
-/// and the figures of the weights it was given; a non-finite loss leaves the model and the
-/// optimizer as they were (the caller stops there).
+/// pass, Adam update. `model` and `x` live on an autodiff device. The objective is the mean
+/// of the images' losses, each times its entry of `weights` if given (see
+/// [`crate::LevelBalance`]). Returns the updated model and the figures of the weights it was
+/// given; a non-finite loss leaves the model and the optimizer as they were (the caller stops
+/// there).
 pub fn train_step(
     model: Compressor,
     optim: &mut ModuleOptimizer,
     x: Tensor<4>,
     noise: &dyn Fn(NoiseFor, [usize; 4]) -> Tensor<4>,
     targets: Targets,
+    weights: Option<&[f32]>,
     lr: f64,
-) -> (Compressor, RdStats) {
+) -> (Compressor, Step) {
     let out = model.rd_train(x, noise, targets);
     let stats = RdStats::of(&out);
+    let image_loss = out
+        .image_loss
+        .clone()
+        .into_data()
+        .try_into_vec::<f32>()
+        .expect("f32 losses");
+    let step = Step { stats, image_loss };
     if !stats.loss.is_finite() {
-        return (model, stats);
+        return (model, step);
     }
-    let grads = GradientsParams::from_grads(out.loss.backward(), &model);
-    (optim.step(lr, model, grads), stats)
+    let objective = match weights {
+        Some(w) => {
+            let w =
+                Tensor::<1>::from_data(TensorData::new(w.to_vec(), [w.len()]), &out.loss.device());
+            (out.image_loss * w).mean()
+        }
+        None => out.loss,
+    };
+    let grads = GradientsParams::from_grads(objective.backward(), &model);
+    (optim.step(lr, model, grads), step)
+}
+
+/// What a [`train_step`] measured, before its update.
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub stats: RdStats,
+    /// Each image's λ·255²·MSE + bpp (as the loss counts the rate).
+    pub image_loss: Vec<f32>,
 }
 
 /// The training noise of step `step` (see [`Compressor::rd_train`]): for the latents from

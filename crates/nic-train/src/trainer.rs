@@ -16,7 +16,9 @@ use crate::checkpoint::{Checkpoint, CheckpointError, RunKey};
 use crate::log::{Log, Row};
 use crate::start::{Start, start_or_resume};
 use crate::stats::Mean;
-use crate::{LatentWarmup, OPTIONS_FILE, RdStats, TrainOptions, step_noise, train_step};
+use crate::{
+    LatentWarmup, LevelBalance, OPTIONS_FILE, RdStats, TrainOptions, step_noise, train_step,
+};
 
 /// A training row is logged (and the progress bar's figures refreshed) every this many steps:
 /// often enough for a learning curve, rarely enough that the log stays small.
@@ -103,6 +105,7 @@ pub fn train(opts: &TrainOptions, device: &Device) -> Result<TrainSummary, Train
         first_step: start.step,
         elapsed_before: start.elapsed,
         warmup: start.warmup,
+        balance: start.balance.clone(),
         started: Instant::now(),
         last_checkpoint: Instant::now(),
         train_figures: Mean::default(),
@@ -129,6 +132,11 @@ fn check(opts: &TrainOptions) -> Result<(), TrainError> {
     if opts.mosaic == 0 || !opts.crop.is_multiple_of(opts.mosaic) {
         return Err(TrainError::Invalid(
             "--crop must be a multiple of --mosaic".into(),
+        ));
+    }
+    if opts.balance_levels && !arch.is_variable_rate() {
+        return Err(TrainError::Invalid(
+            "--balance-levels weighs rate levels: it needs a variable-rate run (--lambdas)".into(),
         ));
     }
     if arch.means && !arch.has_hyperprior() {
@@ -167,6 +175,8 @@ struct Run<'a> {
     elapsed_before: f64,
     /// The rate of latents added to `--init`, phased in.
     warmup: Option<LatentWarmup>,
+    /// The rate levels' running mean losses (`--balance-levels`), as of the last step.
+    balance: Option<LevelBalance>,
     started: Instant,
     last_checkpoint: Instant,
     /// Figures of the steps since the last training row.
@@ -232,11 +242,13 @@ impl Run<'_> {
                 true => Some((model.clone(), optimizer_bytes(&mut optim)?, average.clone())),
                 false => None,
             };
-            let stats;
-            (model, stats) = {
+            let shares = self.balance.as_ref().map(|b| b.weights(&levels));
+            let taken;
+            (model, taken) = {
                 let noise = step_noise(opts.seed, step, &self.ad);
-                train_step(model, &mut optim, x, &noise, targets, lr)
+                train_step(model, &mut optim, x, &noise, targets, shares.as_deref(), lr)
             };
+            let stats = taken.stats;
             if !stats.loss.is_finite() {
                 self.pb.abandon();
                 return Err(TrainError::Diverged {
@@ -248,6 +260,7 @@ impl Run<'_> {
                 a.update(&model, step);
             }
             let ips = self.images_per_second(step);
+            // Saved before this step's losses enter the balance, like the weights.
             if let Some((weights, optimizer, average)) = snapshot {
                 self.save(
                     &weights,
@@ -258,6 +271,9 @@ impl Run<'_> {
                     ips,
                 )?;
                 self.last_checkpoint = Instant::now();
+            }
+            if let Some(b) = &mut self.balance {
+                b.update(&levels, &taken.image_loss);
             }
             self.train_figures.add(stats, 1.0);
             step += 1;
@@ -417,6 +433,7 @@ impl Run<'_> {
             step,
             elapsed_seconds: elapsed,
             latent_warmup: self.warmup,
+            level_balance: self.balance.clone(),
             model: record_bytes(model)?,
             optimizer,
             average: average.map_or(Ok(Vec::new()), |a| record_bytes(&a.model))?,

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use nic_model::Architecture;
 use nic_model::burn::tensor::{Device, Tensor, TensorData};
-use nic_train::{TrainOptions, train};
+use nic_train::{Checkpoint, TrainOptions, train};
 
 /// Smooth synthetic pictures (gradients and blobs), learnable in a few dozen steps.
 fn make_images(dir: &Path, n: u32) {
@@ -45,6 +45,7 @@ fn options(data: &Path, out: &Path, steps: u64) -> TrainOptions {
         lr: 2e-3,
         ema: None,
         latent_warmup: 0,
+        balance_levels: false,
         seed: 5,
         val_size: 4,
         val_every: 1000,
@@ -411,4 +412,58 @@ fn an_averaged_run_exports_its_average_and_resumes_it_exactly() {
     let switched = train(&late, &device).unwrap();
     assert_eq!(switched.steps, 30);
     assert_ne!(switched.model_id, whole.model_id);
+}
+
+#[test]
+fn balanced_levels_resume_exactly_and_weigh_the_low_levels_up() {
+    // Model initialization draws from burn's process-wide random state.
+    let _serial = nic_testkit::rng_turn();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    make_images(&data, 12);
+    let device = Device::flex();
+    let balanced = |name: &str| TrainOptions {
+        balance_levels: true,
+        ..options(&data, &dir.path().join(name), 30)
+    };
+
+    let whole = train(&balanced("a"), &device).unwrap();
+    assert!(whole.last_val.loss < 0.9 * whole.first_val.unwrap().loss);
+    let plain = train(&options(&data, &dir.path().join("plain"), 30), &device).unwrap();
+    assert_ne!(
+        whole.model_id, plain.model_id,
+        "the weighting changes the updates"
+    );
+
+    // The levels' means are in the checkpoint: an interrupted run ends where the whole one does.
+    let mut part = balanced("b");
+    part.session_steps = Some(17);
+    train(&part, &device).unwrap();
+    part.session_steps = None;
+    part.resume = true;
+    let resumed = train(&part, &device).unwrap();
+    assert_eq!(whole.model_id, resumed.model_id);
+
+    // A higher λ costs more, so the lower levels weigh more.
+    let (ck, _) = Checkpoint::load_latest(&dir.path().join("a"))
+        .unwrap()
+        .unwrap();
+    let w = ck.level_balance.expect("kept").weights(&[0, 1, 2]);
+    assert!(w[0] > w[1] && w[1] > w[2], "{w:?}");
+    let (ck, _) = Checkpoint::load_latest(&dir.path().join("plain"))
+        .unwrap()
+        .unwrap();
+    assert!(ck.level_balance.is_none());
+
+    // A single-rate run has no levels to balance.
+    let single = TrainOptions {
+        architecture: Architecture {
+            rate_levels: 0,
+            ..Architecture::TINY_HYPER
+        },
+        lambdas: vec![],
+        ..balanced("single")
+    };
+    let err = train(&single, &device).unwrap_err().to_string();
+    assert!(err.contains("--balance-levels"), "{err}");
 }

@@ -105,9 +105,10 @@ fn losses(device: &Device) -> Vec<f64> {
     for _ in 0..12 {
         // The same noise every step, so the losses differ only by the updates.
         let n = nic_train::step_noise(5, 0, &ad);
-        let stats;
-        (model, stats) = nic_train::train_step(model, &mut optim, x.clone(), &n, targets, 1e-3);
-        losses.push(stats.loss);
+        let step;
+        (model, step) =
+            nic_train::train_step(model, &mut optim, x.clone(), &n, targets, None, 1e-3);
+        losses.push(step.stats.loss);
     }
     losses
 }

@@ -262,7 +262,8 @@ fn time_training(
             latent_rate: None,
         };
         let (t, before) = (Instant::now(), nic_conv::multiply_adds());
-        (model, _) = nic_train::train_step(model, &mut optim, x.clone(), &noise, targets, 1e-4);
+        (model, _) =
+            nic_train::train_step(model, &mut optim, x.clone(), &noise, targets, None, 1e-4);
         if i >= warmup {
             seconds.push(t.elapsed().as_secs_f64());
         }

@@ -68,6 +68,12 @@ pub struct Args {
     /// docs/training.md). A resumed run keeps the warm-up it started with.
     #[arg(long, default_value_t = 1000)]
     latent_warmup: u64,
+    /// Variable-rate runs: divide each image's loss by its rate level's running mean loss, so
+    /// that every level counts alike in the objective (1 % less loss is worth the same at
+    /// every level, as in BD-rate) instead of the high levels', which are many times larger,
+    /// steering the shared weights. Kept in the checkpoint; may be turned on or off on resume.
+    #[arg(long)]
+    balance_levels: bool,
     /// Of the --latent-channels, how many are detail latents: linear in each 16×16 block's
     /// pixels and added back linearly, beside the transforms. With --init of a model with
     /// fewer (and as many fewer latents), the new ones start as the principal components of
@@ -159,6 +165,7 @@ pub fn run(a: Args) -> Result<()> {
         lr: a.lr,
         ema: a.ema,
         latent_warmup: a.latent_warmup,
+        balance_levels: a.balance_levels,
         seed: a.seed,
         val_size: a.val_size,
         val_every: a.val_every.max(1),

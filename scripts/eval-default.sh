@@ -14,7 +14,7 @@ mkdir -p runs/compare
 "$nic" compare --data "$kodak" --out runs/compare/kodak --quiet | tee runs/compare/kodak.txt
 "$nic" compare --data "$cifar" --out runs/compare/cifar10-test --crops 6 --quiet \
   | tee runs/compare/cifar10-test.txt
-for q in 1 2 3 4 5 6 7 8; do
+for q in 1 2 3 4 5 6 7 8 9 10; do
   "$nic" encode "$kodak/kodim01.png" -o runs/compare/kodim01-q$q.nic --quality "$q" --force
   "$nic" decode runs/compare/kodim01-q$q.nic -o runs/compare/kodim01-q$q.png --force
 done

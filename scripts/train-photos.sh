@@ -5,26 +5,27 @@
 # ../shared/datasets/photos/train, validating on photos/val, and resumes when its checkpoint
 # is there. The run lives outside the work tree (RUN, default ~/nic-runs/levels10, the run
 # since session 17: ~/nic-runs/detail256's model at step 754 with a level added below its
-# bottom one and one above its top one; ~/nic-runs/detail256 was the default with 64 more
-# detail latents, ~/nic-runs/detail192 the default's own (64 detail latents),
+# bottom one and one above its top one, whose export at step 2,228 is models/default since
+# session 18; ~/nic-runs/detail256 was the default of session 16 with 64 more detail
+# latents, ~/nic-runs/detail192 that default's own run (64 detail latents),
 # ~/nic-runs/photo-n128 the M = 128 default's; ~/nic-runs/photo-m320 was the M = 320 probe of
 # session 12, ~/nic-runs/photo-means the N = 96 run, ~/nic-runs/photo the scale
 # hyperprior's) so that a checkout can be replaced under it; a run that is lost restarts from
-# INIT (default models/default; a model with fewer latents is widened, one with fewer levels
-# grown, but not both at once: widen first with RUN=~/nic-runs/detail256
-# LAMBDAS=0.0009,0.0018,0.0035,0.0067,0.013,0.025,0.0483,0.0932, then pass its export as INIT).
+# INIT (default models/default, the same architecture and levels: it goes on from that
+# export with a fresh optimizer; a model with fewer latents is widened, one with fewer
+# levels grown, but not both at once).
 #   usage: scripts/train-photos.sh [MINUTES]   (default 95: a time budget that ends it cleanly)
 #   STEPS (default 20000) is the total the learning-rate schedule counts towards: keep it the
 #   same across sessions, so the rate stays LR (default 1e-4) until the last 10 %. An annealed
 #   fork of a checkpoint: RUN=~/nic-runs/anneal INIT=CHECKPOINT_COPY STEPS=1000 LR=1e-5; or
 #   the run itself resumed with LR=1e-5 (Adam's moments kept: the rate is not in the key).
 #   LAMBDAS (comma-separated, default the ten below) sets the levels: those of --init as a run
-#   inside them, new ones below and above it (the default model has the middle eight).
+#   inside them, new ones below and above it (the default model has these ten).
 #   CHANNELS (default 128, the model's) widens the hidden layers, e.g. CHANNELS=192 with its
 #   own RUN. LATENT (default 256) is the number of latents, of which DETAIL (default 128) are
 #   detail latents (linear in each 16×16 block of the transforms' residue): more than --init
 #   has, and the new ones are fitted to what it leaves out at the start (the default model has
-#   192 and 64; RUN=~/nic-runs/detail192 LATENT=192 DETAIL=64 started from the M = 128 model).
+#   256 and 128; RUN=~/nic-runs/detail192 LATENT=192 DETAIL=64 started from the M = 128 model).
 #   Pass the same LAMBDAS, CHANNELS, LATENT and DETAIL when such a run resumes. The new
 #   latents' rate enters the loss over the first WARMUP steps (default 500; kept in the
 #   checkpoint).

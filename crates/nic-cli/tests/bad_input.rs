@@ -165,16 +165,16 @@ fn bad_nic_files_are_refused_with_status_4_or_5_or_7() {
         MODEL,
         "different model",
     );
-    // The bundled model's qualities run from 1 to 8.
+    // The bundled model's qualities run from 1 to 10.
     let no_quality = NicFile {
-        quality_milli: 9000,
+        quality_milli: 11000,
         ..parsed.clone()
     };
     decode(
-        "q9.nic",
+        "q11.nic",
         &no_quality.to_bytes().unwrap(),
         BAD_NIC_FILE,
-        "quality 9 is outside this model's range 1–8",
+        "quality 11 is outside this model's range 1–10",
     );
 
     // 65536 × 65536 declared in a 40-byte file: refused from the header, nothing allocated.
@@ -287,7 +287,7 @@ fn bad_pictures_paths_and_devices_are_refused_with_status_2_3_6_or_8() {
         ("--ema=1", "--ema"),
         ("--ema=-0.5", "--ema"),
         ("--lambdas=0.01,0", "λ values"),
-        ("--detail-channels=192", "--detail-channels"),
+        ("--detail-channels=256", "--detail-channels"),
     ] {
         let args = [
             "train",

@@ -25,8 +25,8 @@ struct Run {
 
 const IMAGES: usize = 2;
 const JPEG_WEBP_POINTS: usize = 19;
-/// The bundled default model's eight rate levels.
-const NIC_POINTS: usize = 8;
+/// The bundled default model's ten rate levels.
+const NIC_POINTS: usize = 10;
 
 /// One comparison on two 96×80 crops, shared by the tests.
 fn run() -> &'static Run {

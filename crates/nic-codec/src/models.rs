@@ -25,7 +25,7 @@ enum Kind {
 }
 
 /// The λ of the quality `nic encode` picks by default in a variable-rate model: about 0.5 bpp
-/// on photographs (level 4 of the default's first eight levels).
+/// on photographs (level 5 of the default's ten).
 const DEFAULT_LAMBDA: f64 = 0.0067;
 
 impl ModelSet {
@@ -95,9 +95,9 @@ impl ModelSet {
     }
 
     /// The quality `nic encode` uses when none is given: the level of a variable-rate model
-    /// whose λ is nearest [`DEFAULT_LAMBDA`] (about 0.5 bpp on photographs: 4 of the default's
-    /// first eight levels, whatever levels were added below them), or 2 of a set of
-    /// single-rate models.
+    /// whose λ is nearest [`DEFAULT_LAMBDA`] (about 0.5 bpp on photographs: 5 of the default's
+    /// ten levels, whatever levels were added below them), or 2 of a set of single-rate
+    /// models.
     pub fn default_quality(&self) -> f64 {
         match &self.kind {
             Kind::Variable { lambdas, .. } => default_quality(lambdas) as f64,

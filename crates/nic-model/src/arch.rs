@@ -47,15 +47,16 @@ impl Architecture {
 
     /// The shipped default's size and rate levels (what `nic train` makes unless told
     /// otherwise): a scale hyperprior with one gain vector per rate level; the shipped model
-    /// is its mean-scale form (`--means`). N = 128 since it was widened from 96; 64 of its
-    /// 192 latents are detail latents since session 16 (before, M = 128).
+    /// is its mean-scale form (`--means`). N = 128 since it was widened from 96; 128 of its
+    /// 256 latents are detail latents and it has ten levels since session 18 (before, 64 of
+    /// 192 and eight levels; before session 16, M = 128 with no detail latents).
     pub const DEFAULT: Architecture = Architecture {
         channels: 128,
-        latent_channels: 192,
+        latent_channels: 256,
         hyper_channels: 96,
         means: false,
-        rate_levels: 8,
-        detail_channels: 64,
+        rate_levels: 10,
+        detail_channels: 128,
     };
 
     /// A tiny factorized network for tests.

@@ -10,10 +10,12 @@ use serde::{Deserialize, Serialize};
 /// The rate levels of the default variable-rate model: CompressAI's eight λ (0.0018 … 0.18)
 /// shifted down one octave, since nic's smaller, shorter-trained models spend more bits at a
 /// given λ. After the CIFAR-10 stage they spanned 0.21–1.21 bpp on Kodak; the photo stage
-/// brought the default to 0.17–0.96, so reaching 2 bpp takes levels above 0.0932 (see
+/// brought the default to 0.17–0.96, and the default of session 18 has one level more at each
+/// end (one octave apart, like the others), which spans 0.11–1.88 bpp on Kodak (see
 /// `--lambdas` with `--init` in docs/training.md).
-pub const DEFAULT_LAMBDAS: [f64; 8] =
-    [0.0009, 0.0018, 0.0035, 0.0067, 0.013, 0.025, 0.0483, 0.0932];
+pub const DEFAULT_LAMBDAS: [f64; 10] = [
+    0.00047, 0.0009, 0.0018, 0.0035, 0.0067, 0.013, 0.025, 0.0483, 0.0932, 0.18,
+];
 
 /// The options' file beside an exported model.
 pub const OPTIONS_FILE: &str = "train-options.json";

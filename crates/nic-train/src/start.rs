@@ -282,7 +282,8 @@ pub(crate) fn start_or_resume(
         step: ck.step,
         elapsed: ck.elapsed_seconds,
         warmup: ck.latent_warmup,
-        // A run that turns the balance on (or resumes with it) starts its means afresh.
+        // The means go on where the checkpoint has them; turned on at a resume they start
+        // afresh, turned off they are dropped.
         balance: match ck.level_balance {
             Some(b) if opts.balance_levels && b.fits(arch.rate_levels) => Some(b),
             _ => fresh.balance,

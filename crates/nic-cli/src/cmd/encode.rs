@@ -18,7 +18,7 @@ pub struct Args {
     /// the default for standard input), or with a folder as input the output folder.
     #[arg(short, long)]
     output: Option<PathBuf>,
-    /// Quality: a real number in the variable-rate model's range (1 to 8 for the default;
+    /// Quality: a real number in the variable-rate model's range (1 to 10 for the default;
     /// higher is better and larger), or the number of a single-rate model of the set
     /// (default: the level of about 0.5 bpp on photographs, the one whose λ is nearest 0.0067;
     /// 2 for a set of single-rate models).

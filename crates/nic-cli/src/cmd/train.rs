@@ -21,7 +21,7 @@ pub struct Args {
     #[arg(long, conflicts_with = "lambdas")]
     lambda: Option<f64>,
     /// Train a variable-rate model with one level per λ (quality 1 is the first); every
-    /// training image draws a level. Default: the default model's eight levels, 0.0009 … 0.0932.
+    /// training image draws a level. Default: the default model's ten levels, 0.00047 … 0.18.
     #[arg(long, value_delimiter = ',')]
     lambdas: Option<Vec<f64>>,
     /// Quality number recorded in a single-rate model (what `nic encode --quality` selects).
@@ -77,8 +77,8 @@ pub struct Args {
     /// Of the --latent-channels, how many are detail latents: linear in each 16×16 block's
     /// pixels and added back linearly, beside the transforms. With --init of a model with
     /// fewer (and as many fewer latents), the new ones start as the principal components of
-    /// what it leaves out on the training pictures (default: the default model's 64 with its
-    /// 192 latents, otherwise none)
+    /// what it leaves out on the training pictures (default: the default model's 128 with its
+    /// 256 latents, otherwise none)
     #[arg(long)]
     detail_channels: Option<usize>,
     /// Channels of the hyperprior's side latents; 0 for a factorized prior instead.

@@ -1,10 +1,13 @@
 //! BD-rate between two RD curves given as `bpp:psnr` lists, with the method `nic compare`
-//! uses; for comparing runs that were not measured together (for example two models).
+//! uses; for comparing runs that were not measured together (for example two models). Then,
+//! at each anchor point inside the test curve's PSNR range, the test's rate at that PSNR (the
+//! same interpolation of log-rate over PSNR) and its difference: where along the curve the
+//! average comes from.
 //!
 //!     cargo run --release -p nic-metrics --example bd_rate -- \
 //!         0.4383:28.24,0.6345:29.50 0.2149:25.94,0.3152:27.47,0.4305:28.81
 
-use nic_metrics::{RdPoint, bd_psnr, bd_rate, quality_overlap};
+use nic_metrics::{Pchip, RdPoint, bd_psnr, bd_rate, quality_overlap};
 
 fn curve(arg: &str) -> Result<Vec<RdPoint>, String> {
     arg.split(',')
@@ -39,4 +42,22 @@ fn main() {
         "PSNR overlap {:.0} %",
         100.0 * quality_overlap(&anchor, &test)
     );
+    let log_rate: Vec<(f64, f64)> = test
+        .iter()
+        .filter(|p| p.rate > 0.0)
+        .map(|p| (p.quality, p.rate.log10()))
+        .collect();
+    let Some(curve) = Pchip::new(&log_rate) else {
+        return;
+    };
+    for p in &anchor {
+        if (curve.x_min()..=curve.x_max()).contains(&p.quality) {
+            let rate = 10f64.powf(curve.eval(p.quality));
+            let change = 100.0 * (rate / p.rate - 1.0);
+            println!(
+                "at {:.2} dB: {:.4} → {rate:.4} bpp ({change:+.1} %)",
+                p.quality, p.rate
+            );
+        }
+    }
 }

@@ -354,6 +354,15 @@ fn fine_tuning_starts_from_the_whole_model_it_is_given() {
 }
 
 /// The `val` and `val-raw` losses of `step` in a run's log.
+/// The run of `opts` stopped after 17 steps and resumed to the end.
+fn interrupted_and_resumed(mut opts: TrainOptions, device: &Device) -> nic_train::TrainSummary {
+    opts.session_steps = Some(17);
+    train(&opts, device).unwrap();
+    opts.session_steps = None;
+    opts.resume = true;
+    train(&opts, device).unwrap()
+}
+
 fn val_losses(out: &Path, step: u64) -> (f64, f64) {
     let log = std::fs::read_to_string(out.join("log.csv")).unwrap();
     let loss = |split: &str| {
@@ -394,12 +403,7 @@ fn an_averaged_run_exports_its_average_and_resumes_it_exactly() {
     assert!(whole.last_val.loss < 0.9 * whole.first_val.unwrap().loss);
 
     // The checkpoint keeps the average: an interrupted run ends where the whole one does.
-    let mut part = averaged("b", 0.9);
-    part.session_steps = Some(17);
-    train(&part, &device).unwrap();
-    part.session_steps = None;
-    part.resume = true;
-    let resumed = train(&part, &device).unwrap();
+    let resumed = interrupted_and_resumed(averaged("b", 0.9), &device);
     assert_eq!(whole.model_id, resumed.model_id);
 
     // Switched on when a run resumes: the average starts at the checkpoint's weights.
@@ -436,12 +440,7 @@ fn balanced_levels_resume_exactly_and_weigh_the_low_levels_up() {
     );
 
     // The levels' means are in the checkpoint: an interrupted run ends where the whole one does.
-    let mut part = balanced("b");
-    part.session_steps = Some(17);
-    train(&part, &device).unwrap();
-    part.session_steps = None;
-    part.resume = true;
-    let resumed = train(&part, &device).unwrap();
+    let resumed = interrupted_and_resumed(balanced("b"), &device);
     assert_eq!(whole.model_id, resumed.model_id);
 
     // A higher λ costs more, so the lower levels weigh more.

@@ -3,17 +3,20 @@
 # models/default, as a mean-scale hyperprior (--means: a scale-hyperprior default grows into
 # one, its means starting at zero), on random 256×256 crops (with flips) of
 # ../shared/datasets/photos/train, validating on photos/val, and resumes when its checkpoint
-# is there. The run lives outside the work tree (RUN, default ~/nic-runs/levels10, the run
-# since session 17: ~/nic-runs/detail256's model at step 754 with a level added below its
-# bottom one and one above its top one, whose export at step 2,228 is models/default since
-# session 18; ~/nic-runs/detail256 was the default of session 16 with 64 more detail
-# latents, ~/nic-runs/detail192 that default's own run (64 detail latents),
-# ~/nic-runs/photo-n128 the M = 128 default's; ~/nic-runs/photo-m320 was the M = 320 probe of
-# session 12, ~/nic-runs/photo-means the N = 96 run, ~/nic-runs/photo the scale
-# hyperprior's) so that a checkout can be replaced under it; a run that is lost restarts from
-# INIT (default models/default, the same architecture and levels: it goes on from that
-# export with a fresh optimizer; a model with fewer latents is widened, one with fewer
-# levels grown, but not both at once).
+# is there. The run lives outside the work tree (RUN, default ~/nic-runs/context, the run
+# since session 19: ~/nic-runs/levels10's export at step 2,534 with a checkerboard context
+# added (CONTEXT, default 128 hidden channels, passed as --context-channels; 0 for none);
+# ~/nic-runs/levels10 was the run of sessions 17–19: ~/nic-runs/detail256's model at step 754
+# with a level added below its bottom one and one above its top one, whose export at step
+# 2,228 is models/default since session 18; ~/nic-runs/detail256 was the default of session
+# 16 with 64 more detail latents, ~/nic-runs/detail192 that default's own run (64 detail
+# latents), ~/nic-runs/photo-n128 the M = 128 default's; ~/nic-runs/photo-m320 was the
+# M = 320 probe of session 12, ~/nic-runs/photo-means the N = 96 run, ~/nic-runs/photo the
+# scale hyperprior's) so that a checkout can be replaced under it; a run that is lost
+# restarts from INIT (default models/default, the same architecture and levels: it goes on
+# from that export with a fresh optimizer; a model without a context gets one whose
+# corrections start at zero, one with fewer latents is widened, one with fewer levels grown,
+# but not two of these at once).
 #   usage: scripts/train-photos.sh [MINUTES]   (default 95: a time budget that ends it cleanly)
 #   STEPS (default 20000) is the total the learning-rate schedule counts towards: keep it the
 #   same across sessions, so the rate stays LR (default 1e-4) until the last 10 %. An annealed
@@ -36,7 +39,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 minutes=${1:-95}
-run=${RUN:-$HOME/nic-runs/levels10}
+run=${RUN:-$HOME/nic-runs/context}
 lambdas=${LAMBDAS:-0.00047,0.0009,0.0018,0.0035,0.0067,0.013,0.025,0.0483,0.0932,0.18}
 data=${DATA:-../shared/datasets/photos}
 cargo build --release -p nic-cli
@@ -53,6 +56,7 @@ flags+=(--latent-channels "${LATENT:-256}" --latent-warmup "${WARMUP:-500}")
 flags+=(--detail-channels "${DETAIL:-128}")
 [ "${EMA:-0.999}" != none ] && flags+=(--ema "${EMA:-0.999}")
 [ "${BALANCE:-1}" != 0 ] && flags+=(--balance-levels)
+[ "${CONTEXT:-128}" != 0 ] && flags+=(--context-channels "${CONTEXT:-128}")
 [ -f "$run/checkpoint.bin" ] && resume=(--resume)
 nice -n 19 "$(dirname "$run")/nic" train --data "$data/train" --val "$data/val" --out "$run" \
   "${resume[@]}" "${flags[@]}" --means --steps "${STEPS:-20000}" --batch 8 --crop 256 --lr "${LR:-1e-4}" --val-every 250 \

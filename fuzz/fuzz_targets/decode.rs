@@ -2,8 +2,8 @@
 //! hyper-synthesis, synthesis) on files built from arbitrary bytes: model kind, dimensions,
 //! quality, latent shapes and payloads come from the input, the model id is the model's, so
 //! every input gets past the id check. Tiny randomly initialized models (a factorized one, a
-//! variable-rate scale hyperprior and a mean-scale one) keep executions fast; the code paths are
-//! the bundled models'.
+//! variable-rate scale hyperprior, a mean-scale one and one with a checkerboard context) keep
+//! executions fast; the code paths are the bundled models'.
 #![no_main]
 
 use std::sync::OnceLock;
@@ -14,14 +14,15 @@ use nic_format::{LatentPayload, NicFile};
 use nic_model::burn::tensor::Device;
 use nic_model::{Architecture, Compressor, ModelInfo, SavedModel};
 
-fn codecs() -> &'static [Codec; 3] {
-    static CODECS: OnceLock<[Codec; 3]> = OnceLock::new();
+fn codecs() -> &'static [Codec; 4] {
+    static CODECS: OnceLock<[Codec; 4]> = OnceLock::new();
     CODECS.get_or_init(|| {
         let device = Device::flex();
         [
             Architecture::TINY,
             Architecture::TINY_HYPER,
             Architecture::TINY_MEAN_SCALE,
+            Architecture::TINY_CONTEXT,
         ]
         .map(|arch| {
             let compressor = Compressor::new(&arch, &device);
@@ -44,7 +45,7 @@ fuzz_target!(|data: &[u8]| {
     else {
         return;
     };
-    let codec = &codecs()[usize::from(kind % 3)];
+    let codec = &codecs()[usize::from(kind % 4)];
     let (width, height) = (u32::from(w) % 130 + 1, u32::from(h) % 130 + 1);
     // Mostly the right latent shapes (to reach the decoder), sometimes wrong ones.
     let mut shapes: Vec<_> = codec
@@ -88,6 +89,7 @@ fuzz_target!(|data: &[u8]| {
         metadata: Default::default(),
         // Mostly the model's own, sometimes the other.
         means: codec.model.info.architecture.has_means() != (kind & 0x80 != 0),
+        context: codec.model.info.architecture.has_context() != (kind & 0x40 != 0),
     };
     if let Ok(image) = codec.decode(&file) {
         assert_eq!(image.dimensions(), (width, height));

@@ -298,6 +298,7 @@ fn info<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyDict>> {
     } = &h.metadata;
     d.set_item("grayscale", *grayscale)?;
     d.set_item("means", h.means)?;
+    d.set_item("context", h.context)?;
     d.set_item("exif_bytes", exif.as_ref().map(Vec::len))?;
     d.set_item("icc_bytes", icc.as_ref().map(Vec::len))?;
     Ok(d)

@@ -281,6 +281,7 @@ impl Codec {
                 .collect(),
             metadata: Default::default(),
             means: self.model.info.architecture.has_means(),
+            context: self.model.info.architecture.has_context(),
         };
         let out = file.to_bytes()?;
         let stats = EncodeStats {
@@ -384,6 +385,17 @@ impl Codec {
                 } else {
                     "predicts them"
                 }
+            )));
+        }
+        if file.context != self.model.info.architecture.has_context() {
+            return Err(CodecError::InvalidFile(format!(
+                "the file says its latents are {} a context model, the model that made it {}",
+                if file.context {
+                    "coded with"
+                } else {
+                    "not coded with"
+                },
+                if file.context { "has none" } else { "has one" }
             )));
         }
         if self.model.info.architecture.is_variable_rate() {
@@ -541,6 +553,7 @@ mod tests {
         for arch in [
             Architecture::TINY_HYPER,
             Architecture::TINY_MEAN_SCALE,
+            Architecture::TINY_CONTEXT,
             TINY_DETAIL,
         ] {
             hyperprior_round_trip(arch);
@@ -558,7 +571,13 @@ mod tests {
             let (bytes, stats) = c.encode_analyzed(&analyzed).unwrap();
             let file = NicFile::parse(&bytes).unwrap();
             assert_eq!(file.means, arch.means);
-            assert_eq!(bytes[4], if arch.means { 4 } else { 2 }, "format version");
+            assert_eq!(file.context, arch.has_context());
+            let version = match (arch.means, arch.has_context()) {
+                (_, true) => 5,
+                (true, false) => 4,
+                _ => 2,
+            };
+            assert_eq!(bytes[4], version, "format version");
             assert_eq!(file.quality_milli, (q * 1000.0) as u32);
             assert_eq!(file.latents.len(), 2);
             assert_eq!(stats.side_bytes, file.latents[0].bytes.len());
@@ -580,6 +599,69 @@ mod tests {
         assert!(sizes[0] < sizes[2], "higher quality, more bytes: {sizes:?}");
         assert!(codec.with_quality(3.5).is_err() && codec.with_quality(f64::NAN).is_err());
         assert!(tiny_codec(1).with_quality(2.0).is_err());
+    }
+
+    #[test]
+    fn context_files_of_any_size_decode_to_the_encoders_latents() {
+        let model = nic_testkit::tiny_model(Architecture::TINY_CONTEXT, 4);
+        let codec = Codec::new(model, Device::flex())
+            .unwrap()
+            .with_quality(2.0)
+            .unwrap();
+        // One latent (an anchor alone), one row, one column, odd grids.
+        for (w, h) in [(16, 16), (40, 16), (16, 40), (70, 50)] {
+            let analyzed = codec.analyze(&textured(w, h)).unwrap();
+            let sent = codec.quantize(&analyzed).unwrap();
+            let (bytes, _) = codec.encode_analyzed(&analyzed).unwrap();
+            let file = NicFile::parse(&bytes).unwrap();
+            assert!(file.context);
+            assert_eq!(codec.latents(&file).unwrap(), sent, "{w}×{h}");
+            let out = codec.decode(&file).unwrap();
+            assert_eq!((out.width(), out.height()), (w, h));
+        }
+    }
+
+    #[test]
+    fn a_context_grown_at_zero_codes_the_same_integers_in_checkerboard_order() {
+        let plain = nic_testkit::tiny_model(Architecture::TINY_MEAN_SCALE, 8);
+        let grown = plain.compressor.clone().with_context(4);
+        let arch = Architecture::TINY_CONTEXT;
+        let info = ModelInfo::for_compressor(
+            &grown,
+            arch,
+            0,
+            plain.info.lambda,
+            plain.info.lambdas.clone(),
+        )
+        .unwrap();
+        let img = textured(150, 90);
+        let encode = |model: SavedModel| {
+            let codec = Codec::new(model, Device::flex())
+                .unwrap()
+                .with_quality(2.0)
+                .unwrap();
+            let (bytes, _) = codec.encode(&img).unwrap();
+            (codec, NicFile::parse(&bytes).unwrap())
+        };
+        let (plain_codec, plain_file) = encode(plain);
+        let (codec, file) = encode(SavedModel::new(grown, info));
+        assert!(file.context && !plain_file.context);
+        let latents = codec.latents(&file).unwrap();
+        assert_eq!(latents, plain_codec.latents(&plain_file).unwrap());
+        // Other order, same tables: the payload is within a few bytes of the plain one.
+        let (a, b) = (
+            file.latents[1].bytes.len(),
+            plain_file.latents[1].bytes.len(),
+        );
+        assert!(a.abs_diff(b) <= 8, "{a} vs {b} bytes");
+        assert_ne!(file.latents[1].bytes, plain_file.latents[1].bytes);
+        // A file whose flag disagrees with its model is refused, not misdecoded.
+        let lying = NicFile {
+            context: false,
+            ..file.clone()
+        };
+        let err = codec.decode(&lying).unwrap_err();
+        assert!(matches!(err, CodecError::InvalidFile(_)), "{err}");
     }
 
     #[test]

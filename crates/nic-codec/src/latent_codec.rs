@@ -6,7 +6,8 @@
 use std::sync::Mutex;
 
 use nic_entropy::LatentCoder;
-use nic_hyper::{Network, ScaleIndex};
+use nic_hyper::{Network, Planes, ScaleIndex};
+use nic_model::context::{IntegerContext, is_anchor};
 use nic_model::{
     EntropyModel, FactorizedPrior, Hyperprior, Prediction, SavedModel, information_bits,
 };
@@ -36,14 +37,26 @@ pub(crate) struct ScaleHyperprior {
     side: LatentCoder,
     latents: LatentCoder,
     synthesis: Network,
+    /// The checkerboard context's corrections, in integers, if the model has one: the
+    /// anchors are coded first, and the others with the prediction the anchors correct.
+    context: Option<IntegerContext>,
     index: ScaleIndex,
     hyperprior: Hyperprior,
     side_channels: usize,
     means: bool,
     /// The prediction the mean-scale encoder made for the means, kept for the tables of the
     /// `encode` that follows, so that one picture runs the integer hyper-synthesis once (it
-    /// was a quarter of an encode): the side latents and shape it was made for, and it.
-    pending: Mutex<Option<(Vec<i32>, Grid, Predicted)>>,
+    /// was a quarter of an encode): what it was made for, and it.
+    pending: Mutex<Option<Pending>>,
+}
+
+/// A prediction made for side latents `z` (and, with a context, the anchors of `y`) of a
+/// picture of latents `grid`.
+struct Pending {
+    z: Vec<i32>,
+    y: Vec<i32>,
+    grid: Grid,
+    predicted: Predicted,
 }
 
 /// What the integer hyper-synthesis gives the coder for every latent.
@@ -99,10 +112,22 @@ impl LatentCodec {
                         if arch.has_means() { " with means" } else { "" }
                     )));
                 }
+                let context = match &hp.context {
+                    Some(c) if arch.has_context() => {
+                        Some(c.integer().map_err(|e| CodecError::Model(e.to_string()))?)
+                    }
+                    None if !arch.has_context() => None,
+                    _ => {
+                        return Err(CodecError::Model(
+                            "the context model does not match the architecture".into(),
+                        ));
+                    }
+                };
                 LatentCodec::ScaleHyperprior(ScaleHyperprior {
                     side: tables(&info.tables)?,
                     latents: tables(&scales.tables)?,
                     synthesis,
+                    context,
                     index: scales.index().map_err(CodecError::Model)?,
                     hyperprior: hp.clone(),
                     side_channels: arch.hyper_channels,
@@ -135,21 +160,43 @@ impl LatentCodec {
         latents: Grid,
     ) -> Result<Latents, CodecError> {
         let z = z.map_or_else(Vec::new, to_integers);
-        if let LatentCodec::ScaleHyperprior(h) = self
-            && h.means
-        {
-            let predicted = h.predict(&z, latents)?;
-            if let Some(means) = &predicted.means {
-                gained.iter_mut().zip(means).for_each(|(y, mu)| *y -= mu);
-            }
-            if let Ok(mut pending) = h.pending.lock() {
-                *pending = Some((z.clone(), latents, predicted));
-            }
+        let LatentCodec::ScaleHyperprior(h) = self else {
+            return Ok(Latents {
+                y: to_integers(gained),
+                z,
+            });
+        };
+        if !h.means {
+            return Ok(Latents {
+                y: to_integers(gained),
+                z,
+            });
         }
-        Ok(Latents {
-            y: to_integers(gained),
-            z,
-        })
+        let mut raw = h.hyper(&z, latents)?;
+        if h.context.is_some() {
+            // The anchors, around the hyperprior's means, correct the others' prediction.
+            let means = &raw[latents.channels * latents.plane()..];
+            let anchors: Vec<f32> = gained
+                .iter()
+                .zip(means)
+                .map(|(y, &mu)| y - h.mean(mu))
+                .collect();
+            h.add_context(&mut raw, &to_integers(anchors), latents)?;
+        }
+        let predicted = h.predicted(&raw, latents);
+        if let Some(means) = &predicted.means {
+            gained.iter_mut().zip(means).for_each(|(y, mu)| *y -= mu);
+        }
+        let y = to_integers(gained);
+        if let Ok(mut pending) = h.pending.lock() {
+            *pending = Some(Pending {
+                z: z.clone(),
+                y: y.clone(),
+                grid: latents,
+                predicted,
+            });
+        }
+        Ok(Latents { y, z })
     }
 
     /// A hyperprior's unrounded side latents of gained latents (`None` for a factorized
@@ -183,9 +230,20 @@ impl LatentCodec {
             }),
             LatentCodec::ScaleHyperprior(h) => {
                 let side = latents.side_latents(h.side_channels);
-                let indices = h.predict_pending(&l.z, latents)?.tables;
+                let indices = h.predict_pending(&l.z, &l.y, latents)?.tables;
                 let z_bytes = h.side.encode(&l.z, side.plane()).map_err(model)?;
-                let y_bytes = h.latents.encode_indexed(&l.y, &indices).map_err(model)?;
+                let y_bytes = match h.context {
+                    // The anchors first, then the others: the order the decoder needs them in.
+                    Some(_) => {
+                        let (first, second) = checkerboard(latents);
+                        let order = || first.iter().chain(&second);
+                        let values: Vec<i32> = order().map(|&i| l.y[i]).collect();
+                        let tables: Vec<u8> = order().map(|&i| indices[i]).collect();
+                        h.latents.encode_indexed(&values, &tables)
+                    }
+                    None => h.latents.encode_indexed(&l.y, &indices),
+                }
+                .map_err(model)?;
                 Ok(Coded {
                     table_bits: h.side.information_bits(&l.z, side.plane()).map_err(model)?
                         + h.latents
@@ -213,8 +271,16 @@ impl LatentCodec {
             LatentCodec::ScaleHyperprior(h) => {
                 let side = latents.side_latents(h.side_channels);
                 let z = h.side.decode(payloads[0], side.plane())?;
-                let predicted = h.predict(&z, latents)?;
-                let y = h.latents.decode_indexed(payloads[1], &predicted.tables)?;
+                let (y, predicted) = match h.context {
+                    Some(_) => h.decode_checkerboard(&z, payloads[1], latents)?,
+                    None => {
+                        let predicted = h.predict(&z, &[], latents)?;
+                        (
+                            h.latents.decode_indexed(payloads[1], &predicted.tables)?,
+                            predicted,
+                        )
+                    }
+                };
                 let mut values = values(&y);
                 if let Some(means) = predicted.means {
                     values.iter_mut().zip(&means).for_each(|(v, mu)| *v += mu);
@@ -238,7 +304,7 @@ impl LatentCodec {
                 let side = h.hyperprior.prior.likelihood(z_hat.clone());
                 // The coded integers are the residuals around the means: their likelihood is
                 // a zero-mean Gaussian's of the predicted scale.
-                let scales = h.hyperprior.predict(z_hat, y_hat.dims()).scales;
+                let scales = h.hyperprior.predict_coded(z_hat, y_hat.clone()).scales;
                 let y = Prediction {
                     scales,
                     means: None,
@@ -252,44 +318,157 @@ impl LatentCodec {
 
 impl ScaleHyperprior {
     /// [`ScaleHyperprior::predict`], taking the pending prediction if it was made for these
-    /// side latents (another picture may have come between, on another thread: then anew).
-    fn predict_pending(&self, z: &[i32], latents: Grid) -> Result<Predicted, CodecError> {
+    /// latents (another picture may have come between, on another thread: then anew).
+    fn predict_pending(
+        &self,
+        z: &[i32],
+        y: &[i32],
+        latents: Grid,
+    ) -> Result<Predicted, CodecError> {
         let pending = self.pending.lock().ok().and_then(|mut p| p.take());
         match pending {
-            Some((pz, grid, predicted)) if grid == latents && pz == z => Ok(predicted),
-            _ => self.predict(z, latents),
+            Some(p) if p.grid == latents && p.z == z && (self.context.is_none() || p.y == y) => {
+                Ok(p.predicted)
+            }
+            _ => self.predict(z, y, latents),
         }
     }
 
     /// The table (and, in the mean-scale form, the mean) of every latent of `latents`, from
-    /// the side latents, in integer arithmetic only: the encoder and the decoder get the same
-    /// on any machine.
-    fn predict(&self, z: &[i32], latents: Grid) -> Result<Predicted, CodecError> {
+    /// the side latents and, with a context, the anchors of the coded integers `y`, in integer
+    /// arithmetic only: the encoder and the decoder get the same on any machine.
+    fn predict(&self, z: &[i32], y: &[i32], latents: Grid) -> Result<Predicted, CodecError> {
+        let mut raw = self.hyper(z, latents)?;
+        if self.context.is_some() {
+            self.add_context(&mut raw, y, latents)?;
+        }
+        Ok(self.predicted(&raw, latents))
+    }
+
+    /// The integer hyper-synthesis of side latents `z`, cropped to `latents`: M scales (before
+    /// ReLU with a context), then any M means, each `[row][col]`, with `ACTIVATION_BITS`
+    /// fraction bits.
+    fn hyper(&self, z: &[i32], latents: Grid) -> Result<Vec<i32>, CodecError> {
         let side = latents.side_latents(self.side_channels);
         let out = self
             .synthesis
             .run(z, side.height, side.width)
             .map_err(|e| CodecError::InvalidFile(e.to_string()))?;
-        // Cropped to the latents, channel by channel: the scales, then any means.
-        let mut cropped = out.data.chunks_exact(out.height * out.width).map(|plane| {
-            plane
-                .chunks_exact(out.width)
-                .take(latents.height)
-                .flat_map(|row| &row[..latents.width])
-        });
-        let m = latents.channels;
-        let tables = cropped
-            .by_ref()
-            .take(m)
-            .flatten()
-            .map(|&s| self.index.index(s))
-            .collect();
-        let one = (1u32 << nic_hyper::ACTIVATION_BITS) as f32;
-        let means = self
-            .means
-            .then(|| cropped.flatten().map(|&mu| mu as f32 / one).collect());
-        Ok(Predicted { tables, means })
+        Ok(out
+            .data
+            .chunks_exact(out.height * out.width)
+            .flat_map(|plane| {
+                plane
+                    .chunks_exact(out.width)
+                    .take(latents.height)
+                    .flat_map(|row| &row[..latents.width])
+            })
+            .copied()
+            .collect())
     }
+
+    /// A fixed-point mean as a latent value (exact in `f32`).
+    fn mean(&self, mu: i32) -> f32 {
+        mu as f32 / (1u32 << nic_hyper::ACTIVATION_BITS) as f32
+    }
+
+    /// Adds the context's corrections to the non-anchors of `raw` (see
+    /// [`ScaleHyperprior::hyper`]), from the anchors of the coded integers `y` plus their
+    /// means: the values the decoder has decoded by then.
+    fn add_context(&self, raw: &mut [i32], y: &[i32], latents: Grid) -> Result<(), CodecError> {
+        let context = self.context.as_ref().expect("a context model");
+        let (m, plane, width) = (latents.channels, latents.plane(), latents.width);
+        let n = m * plane;
+        let (_, others): (Vec<usize>, Vec<usize>) =
+            (0..plane).partition(|&p| is_anchor(p / width, p % width));
+        if others.is_empty() {
+            return Ok(()); // a single latent per channel: an anchor
+        }
+        // The anchors' values: residual plus mean. Integers a hostile file holds are clamped
+        // as side latents are; a real encoder's are far inside.
+        let limit = 1 << 13;
+        let anchors = Planes {
+            channels: m,
+            height: latents.height,
+            width,
+            data: y[..n]
+                .iter()
+                .zip(&raw[n..])
+                .map(|(&q, &mu)| (q.clamp(-limit, limit) << nic_hyper::ACTIVATION_BITS) + mu)
+                .collect(),
+        };
+        let at_others = Planes {
+            channels: 2 * m,
+            height: 1,
+            width: others.len(),
+            data: raw
+                .chunks_exact(plane)
+                .flat_map(|c| others.iter().map(|&p| c[p]))
+                .collect(),
+        };
+        let corrections = context
+            .corrections(&anchors, &others, at_others)
+            .map_err(|e| CodecError::InvalidFile(e.to_string()))?;
+        let bound = 1 << 24;
+        for (c, fix) in raw
+            .chunks_exact_mut(plane)
+            .zip(corrections.data.chunks_exact(others.len()))
+        {
+            for (&p, &d) in others.iter().zip(fix) {
+                c[p] = (c[p] + d).clamp(-bound, bound);
+            }
+        }
+        Ok(())
+    }
+
+    /// Tables and means from the hyper-synthesis output (corrected, with a context).
+    fn predicted(&self, raw: &[i32], latents: Grid) -> Predicted {
+        let n = latents.channels * latents.plane();
+        Predicted {
+            tables: raw[..n]
+                .iter()
+                .map(|&s| self.index.index(s.max(0)))
+                .collect(),
+            means: self
+                .means
+                .then(|| raw[n..].iter().map(|&mu| self.mean(mu)).collect()),
+        }
+    }
+
+    /// Decodes a checkerboard payload: the anchors with the hyperprior's tables, then the
+    /// others with the tables their context gives.
+    fn decode_checkerboard(
+        &self,
+        z: &[i32],
+        payload: &[u8],
+        latents: Grid,
+    ) -> Result<(Vec<i32>, Predicted), CodecError> {
+        let mut raw = self.hyper(z, latents)?;
+        let first_tables = self.predicted(&raw, latents).tables;
+        let (first, second) = checkerboard(latents);
+        let mut dec = self.latents.indexed_decoder(payload)?;
+        let mut y = vec![0; latents.channels * latents.plane()];
+        let tables: Vec<u8> = first.iter().map(|&i| first_tables[i]).collect();
+        for (&i, v) in first.iter().zip(dec.decode(&tables)?) {
+            y[i] = v;
+        }
+        self.add_context(&mut raw, &y, latents)?;
+        let predicted = self.predicted(&raw, latents);
+        let tables: Vec<u8> = second.iter().map(|&i| predicted.tables[i]).collect();
+        for (&i, v) in second.iter().zip(dec.decode(&tables)?) {
+            y[i] = v;
+        }
+        Ok((y, predicted))
+    }
+}
+
+/// Positions of `[channels][row][col]` latents in coding order: the anchors, then the others.
+fn checkerboard(latents: Grid) -> (Vec<usize>, Vec<usize>) {
+    let plane = latents.plane();
+    (0..latents.channels * plane).partition(|&i| {
+        let p = i % plane;
+        is_anchor(p / latents.width, p % latents.width)
+    })
 }
 
 /// Rounds to integers, ties to even (as burn's `round`, which the training and the ideal

@@ -43,7 +43,7 @@ fn pictures() -> Vec<RgbImage> {
 
 /// The bundled default model(s), and tiny untrained variable-rate scale and mean-scale
 /// hyperprior models whose gains are large enough that their latents are far from zero (and
-/// whose means are far from zero too).
+/// whose means are far from zero too), the last with a checkerboard context.
 fn model_dirs() -> (Vec<std::path::PathBuf>, tempfile::TempDir) {
     let bundled = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/default");
     let tmp = tempfile::tempdir().unwrap();
@@ -51,6 +51,7 @@ fn model_dirs() -> (Vec<std::path::PathBuf>, tempfile::TempDir) {
     for (name, arch) in [
         ("scale", Architecture::TINY_HYPER),
         ("mean-scale", Architecture::TINY_MEAN_SCALE),
+        ("context", Architecture::TINY_CONTEXT),
     ] {
         let tiny = nic_testkit::tiny_model(arch, 21);
         let dir = tmp.path().join(name);

@@ -109,8 +109,18 @@ impl LatentCoder {
 
     /// Decodes one value per entry of `tables`, each with the table it names.
     pub fn decode_indexed(&self, bytes: &[u8], tables: &[u8]) -> Result<Vec<i32>, CodingError> {
-        self.check_indices(tables.len(), tables)?;
-        self.decode_with(bytes, tables.len(), tables.iter().map(|&t| t as usize))
+        self.indexed_decoder(bytes)?.decode(tables)
+    }
+
+    /// A decoder of `bytes` that gives the values in parts, each part's tables named when it
+    /// is decoded: for a stream whose later tables depend on its earlier values (a checkerboard
+    /// context's second half on the first).
+    pub fn indexed_decoder<'a>(&'a self, bytes: &[u8]) -> Result<IndexedDecoder<'a>, CodingError> {
+        Ok(IndexedDecoder {
+            coder: self,
+            dec: DefaultRangeDecoder::from_compressed(bytes_to_words(bytes))
+                .map_err(|_| CodingError::Corrupt)?,
+        })
     }
 
     /// [`LatentCoder::information_bits`] with a table per value.
@@ -162,11 +172,20 @@ impl LatentCoder {
     ) -> Result<Vec<i32>, CodingError> {
         let mut dec = DefaultRangeDecoder::from_compressed(bytes_to_words(bytes))
             .map_err(|_| CodingError::Corrupt)?;
+        self.decode_part(&mut dec, total, tables)
+    }
+
+    fn decode_part(
+        &self,
+        dec: &mut DefaultRangeDecoder,
+        total: usize,
+        tables: impl Iterator<Item = usize>,
+    ) -> Result<Vec<i32>, CodingError> {
         // The caller bounds `total` (from a checked header); garbage still must not reserve
         // more than a modest block before it has decoded anything.
         let mut out = Vec::with_capacity(total.min(1 << 20));
         for t in tables.take(total) {
-            out.push(self.channels[t].decode(&mut dec)?);
+            out.push(self.channels[t].decode(dec)?);
         }
         Ok(out)
     }
@@ -177,6 +196,25 @@ impl LatentCoder {
             .zip(tables)
             .map(|(&v, t)| self.channels[t].information_bits(v))
             .sum()
+    }
+}
+
+/// A stream decoded in parts (see [`LatentCoder::indexed_decoder`]); the parts together are
+/// what [`LatentCoder::encode_indexed`] coded in one.
+pub struct IndexedDecoder<'a> {
+    coder: &'a LatentCoder,
+    dec: DefaultRangeDecoder,
+}
+
+impl IndexedDecoder<'_> {
+    /// The next values, one per entry of `tables`, each with the table it names.
+    pub fn decode(&mut self, tables: &[u8]) -> Result<Vec<i32>, CodingError> {
+        self.coder.check_indices(tables.len(), tables)?;
+        self.coder.decode_part(
+            &mut self.dec,
+            tables.len(),
+            tables.iter().map(|&t| t as usize),
+        )
     }
 }
 

@@ -25,6 +25,6 @@ mod coder;
 mod gaussian;
 mod table;
 
-pub use coder::{CodingError, LatentCoder};
+pub use coder::{CodingError, IndexedDecoder, LatentCoder};
 pub use gaussian::{SCALE_COUNT, SCALE_MAX, SCALE_MIN, gaussian_table, scales};
 pub use table::{ChannelTable, PRECISION, TableError};

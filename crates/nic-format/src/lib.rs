@@ -21,6 +21,7 @@
 //!     latents: vec![LatentPayload { channels: 8, height: 2, width: 3, bytes: vec![7; 12] }],
 //!     metadata: Default::default(),
 //!     means: false,
+//!     context: false,
 //! };
 //! let bytes = file.to_bytes()?;
 //! assert_eq!(NicFile::parse(&bytes)?, file);
@@ -41,15 +42,18 @@ pub const MAGIC: [u8; 4] = [0x8e, b'N', b'I', b'C'];
 /// The newest format version this crate reads and writes (version 1 stored the quality as one
 /// byte; version 2 in thousandths, for variable-rate models; version 3 adds the flags for a
 /// grayscale picture and carried metadata; version 4 the flag for latents coded around a
-/// mean-scale hyperprior's means). A file is written with the oldest version that holds it:
+/// mean-scale hyperprior's means; version 5 the flag for latents coded in checkerboard order
+/// with a context model). A file is written with the oldest version that holds it:
 /// version 2 unless it uses a later version's flag, so that older decoders still read every
 /// file they could, and say "upgrade" for the others.
-pub const VERSION: u8 = 4;
+pub const VERSION: u8 = 5;
 
 /// The version of a file without version-3 features.
 const PLAIN_VERSION: u8 = 2;
 /// The version of a file with version-3 flags only.
 const METADATA_VERSION: u8 = 3;
+/// The version of a file with mean residuals but no context.
+const MEANS_VERSION: u8 = 4;
 
 /// Flag bit: the picture is grayscale (coded as R = G = B; decoded back to one channel).
 const FLAG_GRAYSCALE: u8 = 1;
@@ -58,6 +62,10 @@ const FLAG_METADATA: u8 = 2;
 /// Flag bit (version 4): the latents are residuals around the means a mean-scale hyperprior
 /// predicts, so a decoder must add them back.
 const FLAG_MEANS: u8 = 4;
+/// Flag bit (version 5, with [`FLAG_MEANS`]): the latents are coded in checkerboard order,
+/// the anchors (row + column even) first, the others with the tables and means a context
+/// model derives from the anchors.
+const FLAG_CONTEXT: u8 = 8;
 
 /// Largest metadata entry (EXIF or ICC profile) a file may carry.
 pub const MAX_METADATA: usize = 16 << 20;
@@ -137,6 +145,9 @@ pub struct NicFile {
     /// The latents are coded as residuals around predicted means (a mean-scale hyperprior's
     /// files; format version 4). The model says so too: a decoder checks that they agree.
     pub means: bool,
+    /// The latents are coded in checkerboard order with a context model (format version 5;
+    /// only with `means`). The model says so too.
+    pub context: bool,
 }
 
 /// Everything that can be wrong with a `.nic` file, each with a message that names the problem.
@@ -167,9 +178,13 @@ impl NicFile {
         let payload: usize = self.latents.iter().map(|l| l.bytes.len()).sum();
         let mut out = Vec::with_capacity(32 + 16 * self.latents.len() + payload);
         out.extend_from_slice(&MAGIC);
-        let flags = self.metadata.flags() | if self.means { FLAG_MEANS } else { 0 };
-        out.push(if self.means {
+        let flags = self.metadata.flags()
+            | if self.means { FLAG_MEANS } else { 0 }
+            | if self.context { FLAG_CONTEXT } else { 0 };
+        out.push(if self.context {
             VERSION
+        } else if self.means {
+            MEANS_VERSION
         } else if flags != 0 {
             METADATA_VERSION
         } else {
@@ -234,12 +249,18 @@ impl NicFile {
             latents,
             metadata: header.metadata,
             means: header.means,
+            context: header.context,
         })
     }
 
     fn validate(&self) -> Result<(), FormatError> {
         check_side("width", self.width)?;
         check_side("height", self.height)?;
+        if self.context && !self.means {
+            return Err(FormatError::Invalid(
+                "a context model's latents without means".into(),
+            ));
+        }
         if self.quality_milli > MAX_QUALITY_MILLI {
             return Err(FormatError::Invalid(format!(
                 "quality {}",
@@ -290,6 +311,8 @@ pub struct Header {
     pub metadata: Metadata,
     /// See [`NicFile::means`].
     pub means: bool,
+    /// See [`NicFile::context`].
+    pub context: bool,
     /// Size of the header in bytes (everything before the first payload, metadata included).
     pub header_len: usize,
 }
@@ -315,12 +338,18 @@ impl Header {
         }
         let flags = r.byte("flags")?;
         let known = match version {
-            4.. => FLAG_GRAYSCALE | FLAG_METADATA | FLAG_MEANS,
+            5.. => FLAG_GRAYSCALE | FLAG_METADATA | FLAG_MEANS | FLAG_CONTEXT,
+            4 => FLAG_GRAYSCALE | FLAG_METADATA | FLAG_MEANS,
             3 => FLAG_GRAYSCALE | FLAG_METADATA,
             _ => 0,
         };
         if flags & !known != 0 {
             return Err(FormatError::UnknownFlags(flags));
+        }
+        if flags & FLAG_CONTEXT != 0 && flags & FLAG_MEANS == 0 {
+            return Err(FormatError::Invalid(
+                "the context flag without the means flag".into(),
+            ));
         }
         let model_id: [u8; 4] = r.take(4, "model id")?.try_into().unwrap();
         let width = r.side("width")?;
@@ -410,6 +439,7 @@ impl Header {
                 shapes,
                 metadata,
                 means: flags & FLAG_MEANS != 0,
+                context: flags & FLAG_CONTEXT != 0,
                 header_len,
             },
             header_len,

@@ -22,6 +22,7 @@ fn sample() -> NicFile {
         ],
         metadata: Metadata::default(),
         means: false,
+        context: false,
     }
 }
 
@@ -53,6 +54,7 @@ fn small_image_header_is_compact() {
         }],
         metadata: Metadata::default(),
         means: false,
+        context: false,
     };
     let bytes = f.to_bytes().unwrap();
     // magic 4 + version 1 + flags 1 + id 4 + w 1 + h 1 + q 2 + n 1 + shape 4 + crc 4
@@ -74,6 +76,7 @@ fn version_1_files_still_parse() {
         }],
         metadata: Metadata::default(),
         means: false,
+        context: false,
     };
     let v2 = f.to_bytes().unwrap();
     // Version 1: the quality as one byte (3) where version 2 has the varint 3000 (2 bytes).
@@ -263,4 +266,33 @@ fn mean_residuals_make_version_4_and_only_version_4_knows_them() {
     v4[4] = 4;
     v4[5] = 8;
     assert_eq!(NicFile::parse(&v4), Err(FormatError::UnknownFlags(8)));
+}
+
+#[test]
+fn checkerboard_order_makes_version_5_and_needs_the_means() {
+    let mut f = sample();
+    f.means = true;
+    f.context = true;
+    let b = f.to_bytes().unwrap();
+    assert_eq!(b[4..6], [5, FLAG_MEANS | FLAG_CONTEXT]);
+    assert_eq!(NicFile::parse(&b).unwrap(), f);
+    assert!(Header::parse(&b).unwrap().0.context);
+    // Means alone stay version 4, which older decoders read.
+    f.context = false;
+    assert_eq!(f.to_bytes().unwrap()[4], 4);
+    // A context without means is refused on writing and on reading.
+    let mut g = sample();
+    g.context = true;
+    assert!(g.to_bytes().is_err());
+    let mut v5 = sample().to_bytes().unwrap();
+    v5[4] = 5;
+    v5[5] = FLAG_CONTEXT;
+    assert!(matches!(NicFile::parse(&v5), Err(FormatError::Invalid(_))));
+    // A version-4 file claiming the flag is refused.
+    let mut v4 = b.clone();
+    v4[4] = 4;
+    assert_eq!(
+        NicFile::parse(&v4),
+        Err(FormatError::UnknownFlags(FLAG_MEANS | FLAG_CONTEXT))
+    );
 }

@@ -288,6 +288,114 @@ impl Layer {
         })
     }
 
+    /// A stride-1 convolution's outputs at `positions` only (indices `row·width + col` of its
+    /// output plane, the input's size), summed over the kernel taps `taps` (`(ky, kx)`) only:
+    /// `[outputs][1][positions.len()]`. For inputs known to be zero under the other taps at
+    /// those positions (a checkerboard context reads half the latents for the other half), a
+    /// fraction of the full convolution's work. Inputs are clamped to the activations' range.
+    pub fn forward_at(
+        &self,
+        x: &Planes,
+        positions: &[usize],
+        taps: &[(usize, usize)],
+    ) -> Result<Planes, HyperError> {
+        self.forward_at_with(x, positions, taps, true)
+    }
+
+    /// [`Layer::forward_at`] through the `f64` product where it is exact if `fast` (else
+    /// always in `i64`).
+    fn forward_at_with(
+        &self,
+        x: &Planes,
+        positions: &[usize],
+        taps: &[(usize, usize)],
+        fast: bool,
+    ) -> Result<Planes, HyperError> {
+        let Shape {
+            kind,
+            inputs,
+            outputs,
+            kernel: k,
+            stride,
+            ..
+        } = self.shape;
+        let (h, w) = (x.height, x.width);
+        if kind != Kind::Conv
+            || stride != 1
+            || 2 * self.shape.padding + 1 != k
+            || x.channels != inputs
+            || x.data.len() != inputs * h * w
+            || positions.iter().any(|&p| p >= h * w)
+            || taps.iter().any(|&(ky, kx)| ky >= k || kx >= k)
+        {
+            return Err(HyperError::Invalid(format!(
+                "outputs at positions of a {inputs}×{h}×{w} input through a {kind:?} layer of stride {stride}"
+            )));
+        }
+        let p = self.shape.padding as isize;
+        let limit = MAX_ACTIVATION as i32;
+        let n = positions.len();
+        let rows = inputs * taps.len();
+        // Row (input, tap) of the patch matrix: the input at each position's tap.
+        let patches: Vec<i32> = (0..rows)
+            .into_par_iter()
+            .flat_map_iter(|r| {
+                let (i, (ky, kx)) = (r / taps.len(), taps[r % taps.len()]);
+                let plane = &x.data[i * h * w..][..h * w];
+                positions.iter().map(move |&pos| {
+                    let iy = (pos / w) as isize + ky as isize - p;
+                    let ix = (pos % w) as isize + kx as isize - p;
+                    if (0..h as isize).contains(&iy) && (0..w as isize).contains(&ix) {
+                        plane[iy as usize * w + ix as usize].clamp(-limit, limit)
+                    } else {
+                        0
+                    }
+                })
+            })
+            .collect();
+        let weight = |o: usize, r: usize| {
+            let (i, (ky, kx)) = (r / taps.len(), taps[r % taps.len()]);
+            self.weights[((o * inputs + i) * k + ky) * k + kx]
+        };
+        let max_input = patches.iter().map(|v| v.unsigned_abs()).max().unwrap_or(0);
+        let data = if fast && self.exact.holds(max_input as u64) {
+            let a: Vec<f64> = (0..outputs * rows)
+                .map(|j| weight(j / rows, j % rows) as f64)
+                .collect();
+            let b: Vec<f64> = patches.iter().map(|&v| v as f64).collect();
+            let mut sums = vec![0.0; outputs * n];
+            product(&mut sums, &a, outputs, rows, &b, n);
+            sums.par_chunks(n.max(1))
+                .enumerate()
+                .flat_map_iter(|(o, plane)| {
+                    plane
+                        .iter()
+                        .map(move |&v| self.finish(o, v as i64 + self.bias[o]))
+                })
+                .collect()
+        } else {
+            (0..outputs)
+                .into_par_iter()
+                .flat_map_iter(|o| {
+                    let mut acc = vec![self.bias[o]; n];
+                    for r in 0..rows {
+                        let wv = weight(o, r);
+                        if wv != 0 {
+                            accumulate(&mut acc, &patches[r * n..][..n], wv);
+                        }
+                    }
+                    acc.into_iter().map(move |a| self.finish(o, a))
+                })
+                .collect()
+        };
+        Ok(Planes {
+            channels: outputs,
+            height: 1,
+            width: n,
+            data,
+        })
+    }
+
     /// A convolution's input for output rows `rows` as a matrix: row `(i·k + ky)·k + kx` holds,
     /// for every output position `(oy, ox)`, input `i` at `(oy·s + ky − p, ox·s + kx − p)`
     /// (zero outside).
@@ -697,6 +805,29 @@ impl Network {
         }
         Ok(x)
     }
+
+    /// Runs the network on inputs already in fixed point (`ACTIVATION_BITS` fraction bits),
+    /// as a context model's quantized latents are: clamped to the activations' range first,
+    /// whatever a hostile file made them.
+    pub fn run_fixed(&self, mut x: Planes) -> Result<Planes, HyperError> {
+        let channels = self.layers[0].shape.inputs;
+        if x.channels != channels || x.data.len() != channels * x.height * x.width {
+            return Err(HyperError::Invalid(format!(
+                "{} values for {channels}×{}×{}",
+                x.data.len(),
+                x.height,
+                x.width
+            )));
+        }
+        let limit = MAX_ACTIVATION as i32;
+        x.data
+            .iter_mut()
+            .for_each(|v| *v = (*v).clamp(-limit, limit));
+        for layer in &self.layers {
+            x = layer.forward(&x)?;
+        }
+        Ok(x)
+    }
 }
 
 #[cfg(test)]
@@ -867,6 +998,70 @@ mod tests {
                 assert_eq!(banded.data, want, "{shape:?} on {h}×{w}, {budget} {fast}");
             }
         }
+    }
+
+    #[test]
+    fn outputs_at_chosen_positions_from_chosen_taps_equal_the_full_layer() {
+        // A checkerboard: inputs only where row + column is even, outputs wanted only at the
+        // others, which read those inputs through the taps where ky + kx is odd.
+        let (ci, co, k, h, w) = (3, 4, 5, 7, 6);
+        let shape = Shape {
+            kind: Kind::Conv,
+            inputs: ci,
+            outputs: co,
+            kernel: k,
+            stride: 1,
+            padding: 2,
+            out_padding: 0,
+        };
+        let l = Layer::from_float(
+            shape,
+            &pseudo_random(ci * co * k * k, 7, 1.5),
+            &pseudo_random(co, 3, 3.0),
+        )
+        .unwrap()
+        .with_linear_outputs(2);
+        let data: Vec<i32> = pseudo_random(ci * h * w, 13, 40.0)
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let p = i % (h * w);
+                if (p / w + p % w) % 2 == 0 {
+                    (v * (1 << ACTIVATION_BITS) as f32) as i32
+                } else {
+                    0
+                }
+            })
+            .collect();
+        let x = Planes {
+            channels: ci,
+            height: h,
+            width: w,
+            data,
+        };
+        let full = l.forward(&x).unwrap();
+        let positions: Vec<usize> = (0..h * w).filter(|p| (p / w + p % w) % 2 == 1).collect();
+        let taps: Vec<(usize, usize)> = (0..k * k)
+            .map(|t| (t / k, t % k))
+            .filter(|(ky, kx)| (ky + kx) % 2 == 1)
+            .collect();
+        assert_eq!(taps.len(), 12);
+        let want: Vec<i32> = (0..co)
+            .flat_map(|o| positions.iter().map(move |&p| (o, p)))
+            .map(|(o, p)| full.data[o * h * w + p])
+            .collect();
+        assert!(want.iter().any(|&v| v < 0) && want.iter().any(|&v| v > 0));
+        for fast in [true, false] {
+            let got = l.forward_at_with(&x, &positions, &taps, fast).unwrap();
+            assert_eq!(
+                (got.channels, got.height, got.width),
+                (co, 1, positions.len())
+            );
+            assert_eq!(got.data, want, "fast {fast}");
+        }
+        // Positions outside the plane, or taps outside the kernel, are errors.
+        assert!(l.forward_at(&x, &[h * w], &taps).is_err());
+        assert!(l.forward_at(&x, &positions, &[(5, 0)]).is_err());
     }
 
     fn pseudo_random(n: usize, seed: u32, scale: f32) -> Vec<f32> {

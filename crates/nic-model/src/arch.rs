@@ -24,6 +24,11 @@ pub struct Architecture {
     /// transforms (see [`crate::transforms`]); 0 (absent) for none.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub detail_channels: usize,
+    /// Hidden channels of the checkerboard context model (He et al. 2021; see
+    /// [`crate::context`]): half the latents are coded first, and the other half's means and
+    /// scales also depend on them. 0 (absent) for none; needs the mean-scale form.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub context_channels: usize,
 }
 
 impl Architecture {
@@ -43,6 +48,7 @@ impl Architecture {
         means: false,
         rate_levels: 0,
         detail_channels: 0,
+        context_channels: 0,
     };
 
     /// The shipped default's size and rate levels (what `nic train` makes unless told
@@ -57,6 +63,7 @@ impl Architecture {
         means: false,
         rate_levels: 10,
         detail_channels: 128,
+        context_channels: 0,
     };
 
     /// A tiny factorized network for tests.
@@ -67,6 +74,7 @@ impl Architecture {
         means: false,
         rate_levels: 0,
         detail_channels: 0,
+        context_channels: 0,
     };
 
     /// A tiny variable-rate hyperprior network for tests.
@@ -77,12 +85,19 @@ impl Architecture {
         means: false,
         rate_levels: 3,
         detail_channels: 0,
+        context_channels: 0,
     };
 
     /// [`Architecture::TINY_HYPER`] with a mean-scale hyperprior, for tests.
     pub const TINY_MEAN_SCALE: Architecture = Architecture {
         means: true,
         ..Architecture::TINY_HYPER
+    };
+
+    /// [`Architecture::TINY_MEAN_SCALE`] with a checkerboard context, for tests.
+    pub const TINY_CONTEXT: Architecture = Architecture {
+        context_channels: 4,
+        ..Architecture::TINY_MEAN_SCALE
     };
 
     pub fn has_hyperprior(&self) -> bool {
@@ -92,6 +107,12 @@ impl Architecture {
     /// Whether latents are coded around predicted means (a mean-scale hyperprior).
     pub fn has_means(&self) -> bool {
         self.has_hyperprior() && self.means
+    }
+
+    /// Whether the latents are coded in two halves, the second with the checkerboard context
+    /// of the first.
+    pub fn has_context(&self) -> bool {
+        self.has_means() && self.context_channels > 0
     }
 
     /// Latent channels the analysis and synthesis transforms compute and read (the others are

@@ -64,8 +64,7 @@ impl EntropyModel {
             }
             EntropyModel::ScaleHyperprior(hp) => {
                 let z_hat = round(z.unwrap_or_else(|| hp.side_latents(y.clone())));
-                let prediction = hp.predict(z_hat.clone(), y.dims());
-                let y_hat = prediction.quantize(y, round);
+                let (prediction, y_hat) = hp.quantize(z_hat.clone(), y, round);
                 Quantized {
                     likelihood: prediction.likelihood(y_hat.clone()),
                     y_hat,
@@ -187,9 +186,10 @@ impl Compressor {
             ),
             EntropyModel::ScaleHyperprior(hp) => {
                 let z = noisy(hp.side_latents(y.clone()), NoiseFor::SideLatents);
-                let prediction = hp.predict(z.clone(), y.dims());
-                let l = prediction.likelihood(noisy(y.clone(), NoiseFor::Latents));
-                let y_st = prediction.quantize(y, &straight_through);
+                // With a context, the non-anchors' prediction comes from the anchors as the
+                // decoder has them: quantized (straight through).
+                let (prediction, y_st) = hp.quantize(z.clone(), y.clone(), &straight_through);
+                let l = prediction.likelihood(noisy(y, NoiseFor::Latents));
                 (l, Some(hp.prior.likelihood(z)), y_st)
             }
         };
@@ -263,6 +263,19 @@ impl Compressor {
                 EntropyModel::ScaleHyperprior(hp.with_zero_means())
             }
             other => other,
+        };
+        Compressor { entropy, ..self }
+    }
+
+    /// This mean-scale model with a checkerboard context of `hidden` channels whose
+    /// corrections start at zero (see [`Hyperprior::with_context`]): the same latents and
+    /// rates, now coded in two passes.
+    pub fn with_context(self, hidden: usize) -> Compressor {
+        let entropy = match self.entropy {
+            EntropyModel::ScaleHyperprior(hp) => {
+                EntropyModel::ScaleHyperprior(hp.with_context(hidden))
+            }
+            EntropyModel::Factorized(_) => panic!("a context corrects a mean-scale hyperprior"),
         };
         Compressor { entropy, ..self }
     }

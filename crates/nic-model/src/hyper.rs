@@ -21,6 +21,7 @@ use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 use nic_hyper::{Kind, Layer, Network, Shape};
 
+use crate::context::Context;
 use crate::gdn::lower_bound;
 use crate::prior::LIKELIHOOD_BOUND;
 use crate::widen::{self, Reading};
@@ -36,6 +37,9 @@ pub struct Hyperprior {
     output: Conv2d,
     /// The factorized prior of z.
     pub prior: FactorizedPrior,
+    /// The checkerboard context's corrections to the non-anchors' prediction, if any (mean-scale
+    /// form only).
+    pub context: Option<Context>,
 }
 
 fn conv(i: usize, o: usize, k: usize, s: usize, device: &Device) -> Conv2d {
@@ -66,6 +70,9 @@ impl Hyperprior {
             upsample: vec![deconv(h, h, device), deconv(h, h, device)],
             output: conv(h, if arch.means { 2 * m } else { m }, 3, 1, device),
             prior: FactorizedPrior::new(h, device),
+            context: arch
+                .has_context()
+                .then(|| Context::new(m, arch.context_channels, device)),
         }
     }
 
@@ -104,19 +111,83 @@ impl Hyperprior {
         self.output.weight.dims()[0] == 2 * self.latent_channels()
     }
 
-    /// Side latents → each latent's predicted Gaussian, in floating point (training, and the
-    /// ideal rate), cropped to latents of `dims` (`[batch, M, h, w]`).
-    pub fn predict(&self, z: Tensor<4>, dims: [usize; 4]) -> Prediction {
-        let [b, c, h, w] = dims;
+    /// Side latents → the hyper-synthesis output before the scales' ReLU (`[b, M or 2M, h,
+    /// w]`), cropped to latents of `dims`.
+    fn raw(&self, z: Tensor<4>, dims: [usize; 4]) -> Tensor<4> {
+        let [b, _, h, w] = dims;
         let mut x = z;
         for d in &self.upsample {
             x = relu(nic_conv::nn::conv_transpose2d(d, x));
         }
         let out = nic_conv::nn::conv2d(&self.output, x);
-        let part = |from: usize| out.clone().slice([0..b, from..from + c, 0..h, 0..w]);
-        Prediction {
-            scales: relu(part(0)),
-            means: self.predicts_means().then(|| part(c)),
+        let outputs = out.dims()[1];
+        out.slice([0..b, 0..outputs, 0..h, 0..w])
+    }
+
+    /// Side latents → each latent's predicted Gaussian from the side latents alone (the
+    /// anchors' with a context), in floating point, cropped to latents of `dims`
+    /// (`[batch, M, h, w]`).
+    pub fn predict(&self, z: Tensor<4>, dims: [usize; 4]) -> Prediction {
+        Prediction::from_raw(self.raw(z, dims), dims[1])
+    }
+
+    /// Latents `y` quantized by `round` around their predicted means, and the prediction each
+    /// latent is coded with: the hyperprior's, and with a context, for the non-anchors, that
+    /// corrected from the quantized anchors (which the decoder has by then).
+    pub fn quantize(
+        &self,
+        z: Tensor<4>,
+        y: Tensor<4>,
+        round: &dyn Fn(Tensor<4>) -> Tensor<4>,
+    ) -> (Prediction, Tensor<4>) {
+        let dims = y.dims();
+        let raw = self.raw(z, dims);
+        let first = Prediction::from_raw(raw.clone(), dims[1]);
+        let Some(context) = &self.context else {
+            let y_hat = first.quantize(y, round);
+            return (first, y_hat);
+        };
+        let anchors = first.quantize(y.clone(), round);
+        let corrections = context.corrections(anchors, raw.clone());
+        let p = Prediction::from_raw(raw + corrections, dims[1]);
+        // The anchors' prediction is unchanged, so they quantize as before.
+        let y_hat = p.quantize(y, round);
+        (p, y_hat)
+    }
+
+    /// The prediction the decoder makes for coded integers `residuals` (round(y − μ), or
+    /// round(y) without means): with a context, the non-anchors' from the anchors' values
+    /// (residual plus mean). In floating point: the ideal rate of a coded picture.
+    pub fn predict_coded(&self, z: Tensor<4>, residuals: Tensor<4>) -> Prediction {
+        let dims = residuals.dims();
+        let raw = self.raw(z, dims);
+        let first = Prediction::from_raw(raw.clone(), dims[1]);
+        match (&self.context, &first.means) {
+            (Some(context), Some(means)) => {
+                let anchors = residuals + means.clone();
+                let corrections = context.corrections(anchors, raw.clone());
+                Prediction::from_raw(raw + corrections, dims[1])
+            }
+            _ => first,
+        }
+    }
+
+    /// This mean-scale hyperprior with a checkerboard context of `hidden` channels whose
+    /// corrections start at zero: the same rates and pictures as before, a start from which
+    /// training learns the context.
+    pub fn with_context(self, hidden: usize) -> Hyperprior {
+        assert!(
+            self.predicts_means(),
+            "a context corrects a mean-scale hyperprior"
+        );
+        let device = self.output.weight.device();
+        Hyperprior {
+            context: Some(Context::starting_at_zero(
+                self.latent_channels(),
+                hidden,
+                &device,
+            )),
+            ..self
         }
     }
 
@@ -151,6 +222,10 @@ impl Hyperprior {
     /// at zero (see [`crate::widen`]).
     pub fn widened(self, wider: Hyperprior) -> Hyperprior {
         assert_eq!(self.predicts_means(), wider.predicts_means());
+        assert!(
+            self.context.is_none() && wider.context.is_none(),
+            "a model with a context is not widened"
+        );
         let parts: &[bool] = if self.predicts_means() {
             &[false, true]
         } else {
@@ -165,6 +240,7 @@ impl Hyperprior {
                 .collect(),
             output: widen::output_blocks(self.output, wider.output, parts),
             prior: self.prior,
+            context: None,
         }
     }
 
@@ -208,8 +284,13 @@ impl Hyperprior {
         };
         let weights = floats(self.output.weight.val());
         let output = Layer::from_float(shape, &weights, &bias(&self.output.bias))?;
-        // The means, after the scales, have no ReLU.
-        layers.push(output.with_linear_outputs(self.latent_channels()));
+        // The means, after the scales, have no ReLU; with a context neither have the scales
+        // (the codec adds the corrections first).
+        let rectified = match self.context {
+            Some(_) => 0,
+            None => self.latent_channels(),
+        };
+        layers.push(output.with_linear_outputs(rectified));
         Network::new(layers)
     }
 }
@@ -222,6 +303,16 @@ pub struct Prediction {
 }
 
 impl Prediction {
+    /// From the hyper-synthesis output before the scales' ReLU: `m` scales, then any means.
+    fn from_raw(raw: Tensor<4>, m: usize) -> Prediction {
+        let [b, outputs, h, w] = raw.dims();
+        let part = |from: usize| raw.clone().slice([0..b, from..from + m, 0..h, 0..w]);
+        Prediction {
+            scales: relu(part(0)),
+            means: (outputs == 2 * m).then(|| part(m)),
+        }
+    }
+
     /// Latents quantized by `round` around the means: round(y − μ) + μ, or round(y).
     pub fn quantize(&self, y: Tensor<4>, round: &dyn Fn(Tensor<4>) -> Tensor<4>) -> Tensor<4> {
         match &self.means {
@@ -370,6 +461,148 @@ mod tests {
             let one = (1 << nic_hyper::ACTIVATION_BITS) as f32;
             for (g, w) in got.data.iter().zip(&want) {
                 assert!((*g as f32 / one - w).abs() < 3e-3, "{arch:?}: {g} vs {w}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_grown_context_leaves_the_predictions_unchanged() {
+        let device = Device::flex();
+        let _turn = crate::test_rng::seeded(&device, 31);
+        let hp = Hyperprior::new(&Architecture::TINY_MEAN_SCALE, &device);
+        let y = Tensor::<4>::random([1, 8, 8, 8], Distribution::Uniform(-9.0, 9.0), &device);
+        let z = hp.side_latents(y.clone()).round();
+        let round = |v: Tensor<4>| v.round();
+        let (p, y_hat) = hp.quantize(z.clone(), y.clone(), &round);
+        let grown = hp.with_context(4);
+        assert!(grown.context.is_some());
+        let (pg, yg) = grown.quantize(z, y, &round);
+        assert_eq!(values(yg), values(y_hat));
+        assert_eq!(values(pg.scales), values(p.scales));
+        assert_eq!(values(pg.means.unwrap()), values(p.means.unwrap()));
+    }
+
+    #[test]
+    fn the_context_corrects_the_other_latents_from_the_anchors_alone() {
+        let device = Device::flex();
+        let _turn = crate::test_rng::seeded(&device, 37);
+        let hp = Hyperprior::new(&Architecture::TINY_CONTEXT, &device);
+        let y = Tensor::<4>::random([1, 8, 6, 6], Distribution::Uniform(-9.0, 9.0), &device);
+        let z = hp.side_latents(y.clone()).round();
+        let round = |v: Tensor<4>| v.round();
+        let predict = |y: Tensor<4>| {
+            let (p, y_hat) = hp.quantize(z.clone(), y, &round);
+            (values(p.scales), values(p.means.unwrap()), values(y_hat))
+        };
+        let (scales, means, y_hat) = predict(y.clone());
+        let alone = hp.predict(z.clone(), y.dims());
+        let (s0, m0) = (values(alone.scales), values(alone.means.unwrap()));
+        let at = |c: usize, r: usize, col: usize| (c * 6 + r) * 6 + col;
+        let mut corrected = 0;
+        for i in 0..scales.len() {
+            let (r, col) = ((i / 6) % 6, i % 6);
+            if crate::context::is_anchor(r, col) {
+                assert_eq!((scales[i], means[i]), (s0[i], m0[i]), "anchor {i}");
+            } else if scales[i] != s0[i] && means[i] != m0[i] {
+                corrected += 1;
+            }
+        }
+        assert!(corrected > 100, "{corrected} of 144 others corrected");
+        // The decoder's view, from the coded residuals, is the same prediction.
+        let residuals = Tensor::<1>::from_floats(
+            y_hat
+                .iter()
+                .zip(&means)
+                .map(|(v, m)| (v - m).round())
+                .collect::<Vec<_>>()
+                .as_slice(),
+            &device,
+        )
+        .reshape([1, 8, 6, 6]);
+        let coded = hp.predict_coded(z.clone(), residuals);
+        let close = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(u, v)| (u - v).abs() < 1e-4);
+        assert!(close(&values(coded.scales), &scales));
+        assert!(close(&values(coded.means.unwrap()), &means));
+        // Moving a non-anchor changes no prediction; moving an anchor changes its neighbours'.
+        let moved = |i: usize| {
+            let mut v = values(y.clone());
+            v[i] += 5.0;
+            Tensor::<1>::from_floats(v.as_slice(), &device).reshape([1, 8, 6, 6])
+        };
+        let (s2, m2, _) = predict(moved(at(0, 2, 3)));
+        assert_eq!((s2, m2), (scales.clone(), means.clone()));
+        let (s3, m3, _) = predict(moved(at(0, 2, 2)));
+        assert_eq!(s3[at(0, 2, 2)], scales[at(0, 2, 2)]);
+        assert!(s3[at(1, 2, 3)] != scales[at(1, 2, 3)] || m3[at(1, 2, 3)] != means[at(1, 2, 3)]);
+    }
+
+    #[test]
+    fn the_integer_context_computes_the_float_corrections() {
+        let device = Device::flex();
+        let _turn = crate::test_rng::seeded(&device, 41);
+        let hp = Hyperprior::new(&Architecture::TINY_CONTEXT, &device);
+        let context = hp.context.as_ref().unwrap();
+        let one = (1 << nic_hyper::ACTIVATION_BITS) as f32;
+        // Inputs as the codec has them: fixed point.
+        let fixed = |channels: usize| {
+            Tensor::<4>::random(
+                [1, channels, 5, 7],
+                Distribution::Uniform(-9.0, 9.0),
+                &device,
+            )
+            .mul_scalar(one)
+            .round()
+            .div_scalar(one)
+        };
+        let (y_hat, raw) = (fixed(8), fixed(16));
+        let want = values(context.corrections(y_hat.clone(), raw.clone()));
+        assert!(
+            want.iter().any(|&v| v.abs() > 0.1),
+            "corrections all near zero"
+        );
+        let fixed_ints =
+            |t: Tensor<4>| -> Vec<i32> { values(t).iter().map(|&v| (v * one) as i32).collect() };
+        let (y_int, raw_int) = (fixed_ints(y_hat), fixed_ints(raw));
+        let others: Vec<usize> = (0..35)
+            .filter(|&p| !crate::context::is_anchor(p / 7, p % 7))
+            .collect();
+        // The anchors with garbage elsewhere: the integer context must not read it.
+        let anchors = nic_hyper::Planes {
+            channels: 8,
+            height: 5,
+            width: 7,
+            data: y_int
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| {
+                    let p = i % 35;
+                    if crate::context::is_anchor(p / 7, p % 7) {
+                        v
+                    } else {
+                        77_777
+                    }
+                })
+                .collect(),
+        };
+        let raw_at = nic_hyper::Planes {
+            channels: 16,
+            height: 1,
+            width: others.len(),
+            data: raw_int
+                .chunks(35)
+                .flat_map(|c| others.iter().map(|&p| c[p]))
+                .collect(),
+        };
+        let got = context
+            .integer()
+            .unwrap()
+            .corrections(&anchors, &others, raw_at)
+            .unwrap();
+        assert_eq!((got.channels, got.height, got.width), (16, 1, others.len()));
+        for (c, plane) in got.data.chunks(others.len()).enumerate() {
+            for (&p, &g) in others.iter().zip(plane) {
+                let w = want[c * 35 + p];
+                assert!((g as f32 / one - w).abs() < 3e-3, "{c} {p}: {g} vs {w}");
             }
         }
     }

@@ -15,6 +15,7 @@
 
 mod arch;
 mod compressor;
+pub mod context;
 mod device;
 mod export;
 mod gains;
@@ -35,6 +36,7 @@ pub use arch::Architecture;
 pub use compressor::{
     Compressor, EntropyModel, NoiseFor, Quantized, RdOutput, Targets, information_bits,
 };
+pub use context::Context;
 pub use device::{DeviceChoice, DeviceError, OpenedDevice};
 pub use export::{NamedTensor, named_parameters, to_npy};
 pub use gains::Gains;

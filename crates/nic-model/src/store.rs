@@ -20,9 +20,12 @@ pub const WEIGHTS_FILE: &str = "weights.bpk";
 /// Newest version of the model directory layout (2: hyperprior and variable-rate fields; 3:
 /// the entropy model's weights named `entropy.…`, see [`Compressor::load_any_record`]; 4: the
 /// mean-scale hyperprior; 5: weights stored as 16-bit floats, which older releases would load
-/// as they are rather than as `f32`). A model is written with the oldest version that
-/// describes it, so that older releases still load every model they can.
-const MODEL_FORMAT: u32 = HALF_MODEL_FORMAT;
+/// as they are rather than as `f32`; 6: the checkerboard context, which older releases would
+/// leave out). A model is written with the oldest version that describes it, so that older
+/// releases still load every model they can.
+const MODEL_FORMAT: u32 = CONTEXT_MODEL_FORMAT;
+/// The version of a model with a checkerboard context.
+const CONTEXT_MODEL_FORMAT: u32 = 6;
 /// The version of a model with 16-bit weights ([`Precision::F16`]).
 const HALF_MODEL_FORMAT: u32 = 5;
 /// The version of a model with means.
@@ -99,7 +102,9 @@ impl ModelInfo {
         tables: Vec<ChannelTable>,
     ) -> Self {
         ModelInfo {
-            format: if architecture.has_means() {
+            format: if architecture.has_context() {
+                CONTEXT_MODEL_FORMAT
+            } else if architecture.has_means() {
                 MEANS_MODEL_FORMAT
             } else {
                 PLAIN_MODEL_FORMAT
@@ -148,6 +153,12 @@ impl ModelInfo {
         }
         if arch.means && !arch.has_hyperprior() {
             return Err("means without a hyperprior to predict them".into());
+        }
+        if arch.context_channels > 0 && !arch.has_means() {
+            return Err("a context model without the mean-scale hyperprior it corrects".into());
+        }
+        if arch.context_channels > 4096 {
+            return Err(format!("implausible architecture {arch:?}"));
         }
         let (what, want) = if arch.has_hyperprior() {
             ("side latent", arch.hyper_channels)

@@ -71,6 +71,29 @@ pub(crate) fn start_or_resume(
                 .load_any_record(saved.compressor.with_zero_means().into_record())
                 .map_err(invalid)?;
             gains_loaded = saved.info.lambdas == opts.lambdas;
+        } else if arch.has_context()
+            && from
+                == (Architecture {
+                    context_channels: 0,
+                    ..arch
+                })
+        {
+            // A mean-scale model given a checkerboard context: everything is kept, and the
+            // context's corrections start at zero, so the run starts from the model's own rates.
+            opts.note(&format!(
+                "--init {}: a context of {} channels added, its corrections starting at zero",
+                dir.display(),
+                arch.context_channels
+            ));
+            model = model
+                .load_any_record(
+                    saved
+                        .compressor
+                        .with_context(arch.context_channels)
+                        .into_record(),
+                )
+                .map_err(invalid)?;
+            gains_loaded = saved.info.lambdas == opts.lambdas;
         } else if from.has_means()
             && from
                 == (Architecture {

@@ -144,6 +144,11 @@ fn check(opts: &TrainOptions) -> Result<(), TrainError> {
             "--means needs a hyperprior (--hyper-channels above 0) to predict them".into(),
         ));
     }
+    if arch.context_channels > 0 && !arch.has_means() {
+        return Err(TrainError::Invalid(
+            "a context model corrects a mean-scale hyperprior: it needs --means".into(),
+        ));
+    }
     if opts.lambdas.len() != arch.rate_levels {
         return Err(TrainError::Invalid(format!(
             "{} λ values for {} rate levels",

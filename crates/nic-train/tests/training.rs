@@ -254,6 +254,31 @@ fn fine_tuning_starts_from_the_whole_model_it_is_given() {
         weights.outputs(),
         2 * Architecture::TINY_MEAN_SCALE.latent_channels
     );
+    // A checkerboard context added to the mean-scale model: the same figures at the start
+    // (its corrections are zero), then it learns them; a model format that older releases
+    // refuse, and files with the context flag.
+    let mut ctx = options(&data, &dir.path().join("m"), 30);
+    ctx.architecture = Architecture::TINY_CONTEXT;
+    ctx.init = Some(grow.out.clone());
+    let with_context = train(&ctx, &device).unwrap();
+    let (want, start) = (grown.last_val.loss, with_context.first_val.unwrap().loss);
+    assert!(
+        (want - start).abs() <= 1e-5 * want.abs(),
+        "{want} vs {start}"
+    );
+    assert!(with_context.last_val.loss < start);
+    let saved = nic_model::SavedModel::load(&ctx.out, &device).unwrap();
+    assert!(saved.info.architecture.has_context() && saved.info.format == 6);
+    let hp = saved.compressor.entropy.hyperprior().unwrap();
+    assert!(hp.context.is_some());
+    // A context without means is refused.
+    let mut bare = options(&data, &dir.path().join("n"), 1);
+    bare.architecture = Architecture {
+        means: false,
+        ..Architecture::TINY_CONTEXT
+    };
+    let refused = train(&bare, &device).unwrap_err().to_string();
+    assert!(refused.contains("needs --means"), "{refused}");
     // Levels added above the top one: the trained levels and the whole network kept, the new
     // gains extrapolated from the top level's (each λ 2× the last: √2 the gain).
     let mut more = options(&data, &dir.path().join("f"), 0);

@@ -32,6 +32,7 @@ pub fn run(a: Args) -> Result<()> {
             "bpp": bpp, "crc_ok": crc_ok, "latents": latents,
             "grayscale": h.metadata.grayscale,
             "means": h.means,
+            "context": h.context,
             "exif_bytes": h.metadata.exif.as_ref().map(Vec::len),
             "icc_bytes": h.metadata.icc.as_ref().map(Vec::len),
         });
@@ -63,6 +64,8 @@ pub fn run(a: Args) -> Result<()> {
             // A hyperprior model's files carry the side latents first.
             let name = if h.shapes.len() == 2 && i == 0 {
                 "side latents   "
+            } else if h.context {
+                "latents − μ, ⊞ "
             } else if h.means {
                 "latents − μ    "
             } else {

@@ -89,6 +89,11 @@ pub struct Args {
     /// means start at zero from that model.
     #[arg(long)]
     means: bool,
+    /// Hidden channels of a checkerboard context model (needs --means): half the latents are
+    /// coded first and correct the prediction of the others (two decoding passes). With --init
+    /// of the same model without one, its corrections start at zero from that model.
+    #[arg(long, default_value_t = 0)]
+    context_channels: usize,
     /// Validation images used (at most).
     #[arg(long, default_value_t = 1000)]
     val_size: usize,
@@ -141,6 +146,12 @@ pub fn run(a: Args) -> Result<()> {
         )
         .into());
     }
+    if a.context_channels > 0 && !a.means {
+        return Err(crate::exit::Failure::Usage(
+            "--context-channels corrects a mean-scale hyperprior: pass --means too".into(),
+        )
+        .into());
+    }
     let device = super::open_device(a.device, a.quiet)?;
     let opts = TrainOptions {
         data: a.data,
@@ -153,6 +164,7 @@ pub fn run(a: Args) -> Result<()> {
             means: a.means,
             rate_levels: lambdas.len(),
             detail_channels,
+            context_channels: a.context_channels,
         },
         lambda: a.lambda.unwrap_or(lambdas[0]),
         lambdas,

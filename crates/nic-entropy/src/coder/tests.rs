@@ -145,3 +145,20 @@ fn garbage_never_panics() {
     }
     let _ = coder.decode(&[0xff; 64], 1000);
 }
+
+#[test]
+fn an_indexed_stream_decodes_in_parts() {
+    let mut rng = StdRng::seed_from_u64(3);
+    let (tables, _) = laplace_tables(4, 1.5, 8);
+    let coder = LatentCoder::new(&tables).unwrap();
+    let values: Vec<i32> = (0..500).map(|_| sample_laplace(&mut rng, 4.0)).collect();
+    let indices: Vec<u8> = (0..500).map(|i| (i * 7 % 4) as u8).collect();
+    let bytes = coder.encode_indexed(&values, &indices).unwrap();
+    let mut dec = coder.indexed_decoder(&bytes).unwrap();
+    let first = dec.decode(&indices[..123]).unwrap();
+    let rest = dec.decode(&indices[123..]).unwrap();
+    assert_eq!([first, rest].concat(), values);
+    // A part naming a table the coder lacks is an error, not a panic.
+    let mut dec = coder.indexed_decoder(&bytes).unwrap();
+    assert!(matches!(dec.decode(&[9]), Err(CodingError::NoTable(9))));
+}

@@ -1,0 +1,166 @@
+//! The checkerboard context model (He, Zheng, Sun, Wang and Qin 2021, "Checkerboard Context
+//! Model for Efficient Learned Image Compression").
+//!
+//! A hyperprior predicts every latent from the side latents alone, so what neighbouring
+//! latents say about each other is lost. Minnen et al.'s autoregressive context recovers it
+//! but decodes one latent at a time. The checkerboard splits the latent grid instead: the
+//! *anchors* (row + column even) are coded first with the hyperprior's prediction, and the
+//! others get a correction to their mean and scale computed from the decoded anchors around
+//! them, all of them at once: two passes, each as parallel as the hyperprior's.
+//!
+//! The correction is computed per non-anchor from two things: a 5×5 convolution of the
+//! quantized anchors (every other position is zero, so a non-anchor reads its 12 anchor
+//! neighbours and never itself) and a 1×1 projection of the hyperprior's own prediction there
+//! (so the context can weigh what it sees against what the side latents said), summed, ReLU,
+//! and a 1×1 convolution to M scale and M mean corrections, added to the hyper-synthesis
+//! output before the scales' ReLU. Grown onto a trained model, its last layer starts at zero,
+//! so the model starts from its own rates. The codec runs it in integer arithmetic
+//! ([`nic_hyper`]), like the hyper-synthesis: it changes the decoded means.
+
+use burn::module::Module;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::{Initializer, PaddingConfig2d};
+use burn::tensor::activation::relu;
+use burn::tensor::{Device, Tensor};
+use nic_hyper::{HyperError, Kind, Layer, Network, Planes, Shape};
+
+/// Side of the context's window over the anchors.
+const WINDOW: usize = 5;
+
+#[derive(Module, Debug)]
+pub struct Context {
+    /// Quantized anchors (M channels, zero elsewhere) → hidden features, 5×5.
+    spatial: Conv2d,
+    /// The hyper-synthesis output (2M: scales before ReLU, means) → hidden features, 1×1.
+    hyper: Conv2d,
+    /// Hidden features → M scale corrections, then M mean corrections, 1×1.
+    output: Conv2d,
+}
+
+/// The context in fixed point, for the codec (see [`Context::corrections`]): the spatial
+/// layer computed at the non-anchors only, from the taps that reach anchors (a quarter of the
+/// full convolution's work), and the 1×1 layers on those positions only.
+pub struct IntegerContext {
+    spatial: Layer,
+    hyper: Network,
+    output: Network,
+}
+
+impl Context {
+    /// A fresh context for `latents` channels with `hidden` channels between its layers.
+    pub fn new(latents: usize, hidden: usize, device: &Device) -> Self {
+        Self::build(latents, hidden, false, device)
+    }
+
+    /// [`Context::new`] with corrections of zero: added to a trained hyperprior, the same
+    /// predictions as before.
+    pub fn starting_at_zero(latents: usize, hidden: usize, device: &Device) -> Self {
+        Self::build(latents, hidden, true, device)
+    }
+
+    fn build(latents: usize, hidden: usize, zero: bool, device: &Device) -> Self {
+        let p = WINDOW / 2;
+        let mut output = Conv2dConfig::new([hidden, 2 * latents], [1, 1]);
+        if zero {
+            output = output.with_initializer(Initializer::Zeros);
+        }
+        Context {
+            spatial: Conv2dConfig::new([latents, hidden], [WINDOW, WINDOW])
+                .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
+                .init(device),
+            hyper: Conv2dConfig::new([2 * latents, hidden], [1, 1]).init(device),
+            output: output.init(device),
+        }
+    }
+
+    /// Latent channels M.
+    pub fn latent_channels(&self) -> usize {
+        self.spatial.weight.dims()[1]
+    }
+
+    /// Corrections (`[b, 2M, h, w]`: scales' pre-activation, then means) for the non-anchors
+    /// from the quantized latents `y_hat` (only the anchors are read) and the hyper-synthesis
+    /// output `raw` (`[b, 2M, h, w]`); zero at the anchors.
+    pub fn corrections(&self, y_hat: Tensor<4>, raw: Tensor<4>) -> Tensor<4> {
+        let [_, _, h, w] = y_hat.dims();
+        let anchors = anchor_mask(h, w, &y_hat.device());
+        let hidden = relu(
+            nic_conv::nn::conv2d(&self.spatial, y_hat * anchors.clone())
+                + nic_conv::nn::conv2d(&self.hyper, raw),
+        );
+        nic_conv::nn::conv2d(&self.output, hidden) * anchors.neg().add_scalar(1.0)
+    }
+
+    /// The same network in fixed point, for the codec: inputs and outputs with
+    /// `ACTIVATION_BITS` fraction bits.
+    pub fn integer(&self) -> Result<IntegerContext, HyperError> {
+        let layer = |c: &Conv2d| {
+            let [outputs, inputs, kernel, _] = c.weight.dims();
+            let shape = Shape {
+                kind: Kind::Conv,
+                inputs,
+                outputs,
+                kernel,
+                stride: 1,
+                padding: kernel / 2,
+                out_padding: 0,
+            };
+            let floats = |t: Tensor<1>| t.into_data().try_into_vec::<f32>().expect("f32");
+            let bias = c
+                .bias
+                .as_ref()
+                .map(|b| floats(b.val()))
+                .expect("layers have biases");
+            Ok::<_, HyperError>(
+                Layer::from_float(shape, &floats(c.weight.val().flatten(0, 3)), &bias)?
+                    .with_linear_outputs(0),
+            )
+        };
+        Ok(IntegerContext {
+            spatial: layer(&self.spatial)?,
+            hyper: Network::new(vec![layer(&self.hyper)?])?,
+            output: Network::new(vec![layer(&self.output)?])?,
+        })
+    }
+}
+
+impl IntegerContext {
+    /// The corrections at the non-anchors `positions` (indices `row·w + col`; `[2M][1][n]`, in
+    /// their order) from the anchors (`[M][h][w]`, anything elsewhere: not read) and the
+    /// hyper-synthesis output at those positions (`[2M][1][n]`).
+    pub fn corrections(
+        &self,
+        anchors: &Planes,
+        positions: &[usize],
+        raw: Planes,
+    ) -> Result<Planes, HyperError> {
+        // A non-anchor's anchor neighbours lie at odd offsets: row + column offset odd.
+        let k = WINDOW;
+        let taps: Vec<(usize, usize)> = (0..k * k)
+            .map(|t| (t / k, t % k))
+            .filter(|&(ky, kx)| (ky + kx) % 2 == 1)
+            .collect();
+        let mut hidden = self.spatial.forward_at(anchors, positions, &taps)?;
+        let from_raw = self.hyper.run_fixed(raw)?;
+        // Both at most 2^24 in magnitude: the sum fits, and ReLU keeps it at most 2^25, which
+        // the next layer clamps to its range.
+        for (h, r) in hidden.data.iter_mut().zip(&from_raw.data) {
+            *h = (*h + r).max(0);
+        }
+        self.output.run_fixed(hidden)
+    }
+}
+
+/// Whether latent position (`row`, `col`) is an anchor: coded first, with the hyperprior's
+/// prediction alone.
+pub fn is_anchor(row: usize, col: usize) -> bool {
+    (row + col) % 2 == 0
+}
+
+/// `[1, 1, h, w]`: 1 at the anchors, 0 elsewhere.
+pub fn anchor_mask(h: usize, w: usize, device: &Device) -> Tensor<4> {
+    let values: Vec<f32> = (0..h * w)
+        .map(|i| if is_anchor(i / w, i % w) { 1.0 } else { 0.0 })
+        .collect();
+    Tensor::<1>::from_floats(values.as_slice(), device).reshape([1, 1, h, w])
+}

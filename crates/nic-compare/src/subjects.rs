@@ -134,13 +134,20 @@ impl Subject for Nic {
             },
             if arch.has_hyperprior() {
                 format!(
-                    "{} hyperprior with {} side channels",
+                    "{} hyperprior with {} side channels{}",
                     if arch.has_means() {
                         "mean-scale"
                     } else {
                         "scale"
                     },
-                    arch.hyper_channels
+                    arch.hyper_channels,
+                    match arch.has_context() {
+                        true => format!(
+                            " and a checkerboard context of {} channels",
+                            arch.context_channels
+                        ),
+                        false => String::new(),
+                    }
                 )
             } else {
                 "factorized prior".to_string()

@@ -154,7 +154,7 @@ impl IntegerContext {
 /// Whether latent position (`row`, `col`) is an anchor: coded first, with the hyperprior's
 /// prediction alone.
 pub fn is_anchor(row: usize, col: usize) -> bool {
-    (row + col) % 2 == 0
+    (row + col).is_multiple_of(2)
 }
 
 /// `[1, 1, h, w]`: 1 at the anchors, 0 elsewhere.

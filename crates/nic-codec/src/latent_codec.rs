@@ -373,8 +373,8 @@ impl ScaleHyperprior {
     }
 
     /// Adds the context's corrections to the non-anchors of `raw` (see
-    /// [`ScaleHyperprior::hyper`]), from the anchors of the coded integers `y` plus their
-    /// means: the values the decoder has decoded by then.
+    /// [`ScaleHyperprior::hyper`]), from the anchors of the coded integers `y` (residuals
+    /// around the means): what the decoder has decoded by then.
     fn add_context(&self, raw: &mut [i32], y: &[i32], latents: Grid) -> Result<(), CodecError> {
         let context = self.context.as_ref().expect("a context model");
         let (m, plane, width) = (latents.channels, latents.plane(), latents.width);
@@ -384,8 +384,8 @@ impl ScaleHyperprior {
         if others.is_empty() {
             return Ok(()); // a single latent per channel: an anchor
         }
-        // The anchors' values: residual plus mean. Integers a hostile file holds are clamped
-        // as side latents are; a real encoder's are far inside.
+        // The anchors' residuals in fixed point. Integers a hostile file holds are clamped as
+        // side latents are; a real encoder's are far inside.
         let limit = 1 << 13;
         let anchors = Planes {
             channels: m,
@@ -393,8 +393,7 @@ impl ScaleHyperprior {
             width,
             data: y[..n]
                 .iter()
-                .zip(&raw[n..])
-                .map(|(&q, &mu)| (q.clamp(-limit, limit) << nic_hyper::ACTIVATION_BITS) + mu)
+                .map(|&q| q.clamp(-limit, limit) << nic_hyper::ACTIVATION_BITS)
                 .collect(),
         };
         let at_others = Planes {

@@ -133,7 +133,7 @@ impl Hyperprior {
 
     /// Latents `y` quantized by `round` around their predicted means, and the prediction each
     /// latent is coded with: the hyperprior's, and with a context, for the non-anchors, that
-    /// corrected from the quantized anchors (which the decoder has by then).
+    /// corrected from the anchors' quantized residuals (which the decoder has by then).
     pub fn quantize(
         &self,
         z: Tensor<4>,
@@ -147,8 +147,11 @@ impl Hyperprior {
             let y_hat = first.quantize(y, round);
             return (first, y_hat);
         };
-        let anchors = first.quantize(y.clone(), round);
-        let corrections = context.corrections(anchors, raw.clone());
+        let residuals = match &first.means {
+            Some(mu) => round(y.clone() - mu.clone()),
+            None => round(y.clone()),
+        };
+        let corrections = context.corrections(residuals, raw.clone());
         let p = Prediction::from_raw(raw + corrections, dims[1]);
         // The anchors' prediction is unchanged, so they quantize as before.
         let y_hat = p.quantize(y, round);
@@ -156,20 +159,16 @@ impl Hyperprior {
     }
 
     /// The prediction the decoder makes for coded integers `residuals` (round(y − μ), or
-    /// round(y) without means): with a context, the non-anchors' from the anchors' values
-    /// (residual plus mean). In floating point: the ideal rate of a coded picture.
+    /// round(y) without means): with a context, the non-anchors' from the anchors' residuals.
+    /// In floating point: the ideal rate of a coded picture.
     pub fn predict_coded(&self, z: Tensor<4>, residuals: Tensor<4>) -> Prediction {
         let dims = residuals.dims();
         let raw = self.raw(z, dims);
-        let first = Prediction::from_raw(raw.clone(), dims[1]);
-        match (&self.context, &first.means) {
-            (Some(context), Some(means)) => {
-                let anchors = residuals + means.clone();
-                let corrections = context.corrections(anchors, raw.clone());
-                Prediction::from_raw(raw + corrections, dims[1])
-            }
-            _ => first,
-        }
+        let corrections = match &self.context {
+            Some(context) => context.corrections(residuals, raw.clone()),
+            None => return Prediction::from_raw(raw, dims[1]),
+        };
+        Prediction::from_raw(raw + corrections, dims[1])
     }
 
     /// This mean-scale hyperprior with a checkerboard context of `hidden` channels whose
@@ -507,7 +506,7 @@ mod tests {
                 corrected += 1;
             }
         }
-        assert!(corrected > 100, "{corrected} of 144 others corrected");
+        assert!(corrected > 72, "{corrected} of 144 others corrected");
         // The decoder's view, from the coded residuals, is the same prediction.
         let residuals = Tensor::<1>::from_floats(
             y_hat

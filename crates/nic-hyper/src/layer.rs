@@ -54,6 +54,22 @@ pub struct Shape {
     pub out_padding: usize,
 }
 
+impl Shape {
+    /// A stride-1 convolution whose output has the input's size (padding `kernel / 2`, odd
+    /// kernels).
+    pub fn same_size(inputs: usize, outputs: usize, kernel: usize) -> Shape {
+        Shape {
+            kind: Kind::Conv,
+            inputs,
+            outputs,
+            kernel,
+            stride: 1,
+            padding: kernel / 2,
+            out_padding: 0,
+        }
+    }
+}
+
 /// One layer, then ReLU on its first `rectified` outputs (all of them unless
 /// [`Layer::with_linear_outputs`] says otherwise).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -365,14 +381,7 @@ impl Layer {
             let b: Vec<f64> = patches.iter().map(|&v| v as f64).collect();
             let mut sums = vec![0.0; outputs * n];
             product(&mut sums, &a, outputs, rows, &b, n);
-            sums.par_chunks(n.max(1))
-                .enumerate()
-                .flat_map_iter(|(o, plane)| {
-                    plane
-                        .iter()
-                        .map(move |&v| self.finish(o, v as i64 + self.bias[o]))
-                })
-                .collect()
+            self.finish_planes(&sums, n)
         } else {
             (0..outputs)
                 .into_par_iter()
@@ -624,7 +633,13 @@ impl Layer {
                     }
                 });
         }
-        acc.par_chunks(oh * ow)
+        self.finish_planes(&acc, oh * ow)
+    }
+
+    /// Every output plane (`plane` values each) of exact `f64` sums, with its bias, through
+    /// [`Layer::finish`].
+    fn finish_planes(&self, sums: &[f64], plane: usize) -> Vec<i32> {
+        sums.par_chunks(plane.max(1))
             .enumerate()
             .flat_map_iter(|(o, plane)| {
                 plane

@@ -29,7 +29,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Initializer, PaddingConfig2d};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
-use nic_hyper::{HyperError, Kind, Layer, Network, Planes, Shape};
+use nic_hyper::{HyperError, Layer, Network, Planes, Shape};
 
 /// Side of the context's window over the anchors.
 const WINDOW: usize = 5;
@@ -159,15 +159,7 @@ impl Context {
     pub fn integer(&self) -> Result<IntegerContext, HyperError> {
         let layer = |c: &Conv2d| {
             let [outputs, inputs, kernel, _] = c.weight.dims();
-            let shape = Shape {
-                kind: Kind::Conv,
-                inputs,
-                outputs,
-                kernel,
-                stride: 1,
-                padding: kernel / 2,
-                out_padding: 0,
-            };
+            let shape = Shape::same_size(inputs, outputs, kernel);
             // The layer as it acts: its stored parameters times the scale.
             let floats = |t: Tensor<1>| {
                 t.mul_scalar(LEARNING_SCALE)
@@ -189,15 +181,7 @@ impl Context {
         let m = self.latent_channels();
         let filters = self.direct.weight.val().mul_scalar(LEARNING_SCALE);
         let filters = filters.into_data().try_into_vec::<f32>().expect("f32");
-        let shape = Shape {
-            kind: Kind::Conv,
-            inputs: 1,
-            outputs: 1,
-            kernel: WINDOW,
-            stride: 1,
-            padding: WINDOW / 2,
-            out_padding: 0,
-        };
+        let shape = Shape::same_size(1, 1, WINDOW);
         let direct = filters
             .chunks_exact(WINDOW * WINDOW)
             .take(m)

@@ -272,15 +272,7 @@ impl Hyperprior {
             )?);
         }
         let [outputs, inputs, kernel, _] = self.output.weight.dims();
-        let shape = Shape {
-            kind: Kind::Conv,
-            inputs,
-            outputs,
-            kernel,
-            stride: 1,
-            padding: kernel / 2,
-            out_padding: 0,
-        };
+        let shape = Shape::same_size(inputs, outputs, kernel);
         let weights = floats(self.output.weight.val());
         let output = Layer::from_float(shape, &weights, &bias(&self.output.bias))?;
         // The means, after the scales, have no ReLU; with a context neither have the scales

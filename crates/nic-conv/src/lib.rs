@@ -12,8 +12,9 @@
 //! autodiff, they run here; on any other device (wgpu), or for dilated or grouped
 //! convolutions, they call burn's own kernels unchanged. [`gdn`] does the same for GDN and
 //! inverse GDN (one product and two passes each way instead of burn's chain of element-wise
-//! operations). Setting `NIC_CONV=burn` in the environment sends everything to burn's
-//! kernels, for side-by-side measurements.
+//! operations), and [`depthwise`] for a per-channel filter (one pass each way instead of one
+//! element-wise pass per tap). Setting `NIC_CONV=burn` in the environment sends everything to
+//! burn's kernels, for side-by-side measurements.
 //!
 //! ```
 //! use burn::tensor::{Device, Tensor};
@@ -29,6 +30,7 @@
 //! ```
 
 mod backend;
+mod depthwise;
 mod gdn;
 mod geometry;
 mod im2col;
@@ -44,6 +46,7 @@ use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use burn::tensor::{DType, Tensor};
 
 pub use backend::Op;
+pub use depthwise::{depthwise, depthwise_burn};
 pub use gdn::{gdn, gdn_burn};
 pub use geometry::Geometry;
 pub use im2col::{col2im, im2col};

@@ -133,25 +133,13 @@ impl Context {
     }
 
     /// The direct path: each channel of the anchors' residuals `read` (zero elsewhere)
-    /// filtered by its own 5×5 filter, over the taps that reach anchors from a non-anchor.
-    /// As shifted, weighted sums rather than a grouped convolution, whose gradients burn
-    /// computes one group at a time (it made a training step four times slower).
+    /// filtered by its own 5×5 filter ([`nic_conv::depthwise`]: one pass each way on the CPU,
+    /// where burn runs a grouped convolution's gradients one group at a time). At a non-anchor
+    /// only the taps that reach anchors read anything else than zero, and the anchors' outputs
+    /// are dropped, so the other taps neither act nor learn (their gradient is zero): the
+    /// integer path computes the same sums over [`anchor_taps`] alone.
     fn per_channel(&self, read: Tensor<4>) -> Tensor<4> {
-        let [b, m, h, w] = read.dims();
-        let p = WINDOW / 2;
-        let device = read.device();
-        let padded = Tensor::<4>::zeros([b, m, h + 2 * p, w + 2 * p], &device)
-            .slice_assign([0..b, 0..m, p..p + h, p..p + w], read);
-        let filters = self.direct.weight.val();
-        let mut sum = Tensor::<4>::zeros([b, m, h, w], &device);
-        for (ky, kx) in anchor_taps() {
-            let tap = filters
-                .clone()
-                .slice([0..m, 0..1, ky..ky + 1, kx..kx + 1])
-                .reshape([1, m, 1, 1]);
-            sum = sum + padded.clone().slice([0..b, 0..m, ky..ky + h, kx..kx + w]) * tap;
-        }
-        sum
+        nic_conv::depthwise(read, self.direct.weight.val())
     }
 
     /// The same network in fixed point, for the codec: inputs and outputs with

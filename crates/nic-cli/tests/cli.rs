@@ -384,7 +384,8 @@ fn bench_measures_a_case_and_exports_weights() {
     assert_eq!(r["case"], "decode");
     assert_eq!(r["seconds"].as_array().unwrap().len(), 2);
     assert!(r["median_seconds"].as_f64().unwrap() > 0.0);
-    assert!(r["bpp"].as_f64().unwrap() > 0.1);
+    // kodim23 at quality 2: 0.107 bpp with the default of session 18, 0.099 with session 20's.
+    assert!(r["bpp"].as_f64().unwrap() > 0.03);
     assert!(r["peak_rss_mib"].as_f64().unwrap() > 1.0);
 
     assert_eq!(nic(&["bench", "--cases", "fly"]).status.code(), Some(2));
@@ -416,10 +417,10 @@ fn bench_measures_a_case_and_exports_weights() {
         16 + 12 + 11
     );
     // The same transforms and the detail latents' pair; a hyperprior of 3 + 2 + 1
-    // convolutions and a prior of z; gains.
+    // convolutions and a prior of z; gains; a context of 3 convolutions and one filter bank.
     assert_eq!(
         count(Path::new(models), "default"),
-        16 + 2 + 12 + 12 + 11 + 2
+        16 + 2 + 12 + 12 + 11 + 2 + 7
     );
 
     // A model with 16-bit weights: half the weights file, and a picture's PSNR within 0.05 dB

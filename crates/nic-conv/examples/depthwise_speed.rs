@@ -21,7 +21,9 @@ fn step(ours: bool, x: &Tensor<4>, w: &Tensor<4>) -> f64 {
 }
 
 fn main() {
-    let rounds: usize = std::env::args().nth(1).map_or(10, |r| r.parse().expect("rounds"));
+    let rounds: usize = std::env::args()
+        .nth(1)
+        .map_or(10, |r| r.parse().expect("rounds"));
     let device = Device::flex().autodiff();
     let x = Tensor::<4>::random([8, 256, 16, 16], Distribution::Normal(0.0, 1.0), &device);
     let w = Tensor::<4>::random([256, 1, 5, 5], Distribution::Normal(0.0, 0.1), &device);

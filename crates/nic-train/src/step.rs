@@ -1,6 +1,7 @@
 //! One optimization step, exactly as training does it and `nic bench` times it.
 
 use nic_model::burn::grad_clipping::GradientClippingConfig;
+use nic_model::burn::module::{Module, ModuleVisitor, Param};
 use nic_model::burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use nic_model::burn::tensor::{Device, Tensor, TensorData};
 use nic_model::{Compressor, NoiseFor, Targets};
@@ -24,7 +25,9 @@ pub fn optimizer() -> ModuleOptimizer {
 /// of the images' losses, each times its entry of `weights` if given (see
 /// [`crate::LevelBalance`]). Returns the updated model and the figures of the weights it was
 /// given; a non-finite loss leaves the model and the optimizer as they were (the caller stops
-/// there).
+/// there), and so does a finite loss whose gradient is not finite somewhere ([`Step::skipped`]:
+/// the clipping would turn an infinite entry into NaN, and Adam's moments keep a NaN for
+/// good).
 pub fn train_step(
     model: Compressor,
     optim: &mut ModuleOptimizer,
@@ -42,7 +45,11 @@ pub fn train_step(
         .into_data()
         .try_into_vec::<f32>()
         .expect("f32 losses");
-    let step = Step { stats, image_loss };
+    let step = Step {
+        stats,
+        image_loss,
+        skipped: false,
+    };
     if !stats.loss.is_finite() {
         return (model, step);
     }
@@ -55,7 +62,36 @@ pub fn train_step(
         None => out.loss,
     };
     let grads = GradientsParams::from_grads(objective.backward(), &model);
+    if !finite_gradients(&model, &grads) {
+        return (
+            model,
+            Step {
+                skipped: true,
+                ..step
+            },
+        );
+    }
     (optim.step(lr, model, grads), step)
+}
+
+/// Whether the gradient of every parameter of `model` in `grads` is finite (each tensor's sum:
+/// an infinite or NaN entry makes it non-finite; so would finite entries whose sum overflows,
+/// a gradient no step should take either).
+fn finite_gradients(model: &Compressor, grads: &GradientsParams) -> bool {
+    struct Finite<'a> {
+        grads: &'a GradientsParams,
+        all: bool,
+    }
+    impl ModuleVisitor for Finite<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            if let (true, Some(g)) = (self.all, self.grads.get::<D>(param.id)) {
+                self.all = g.sum().into_scalar::<f32>().is_finite();
+            }
+        }
+    }
+    let mut check = Finite { grads, all: true };
+    model.visit(&mut check);
+    check.all
 }
 
 /// What a [`train_step`] measured, before its update.
@@ -64,6 +100,8 @@ pub struct Step {
     pub stats: RdStats,
     /// Each image's λ·255²·MSE + bpp (as the loss counts the rate).
     pub image_loss: Vec<f32>,
+    /// The loss was finite but its gradient was not: no update was made.
+    pub skipped: bool,
 }
 
 /// The training noise of step `step` (see [`Compressor::rd_train`]): for the latents from
@@ -93,4 +131,26 @@ pub fn uniform_noise(shape: [usize; 4], seed: u64, step: u64, device: &Device) -
     let n = shape.iter().product();
     let values: Vec<f32> = (0..n).map(|_| rng.random::<f32>() - 0.5).collect();
     Tensor::from_data(TensorData::new(values, shape), device)
+}
+
+#[cfg(test)]
+mod tests {
+    use nic_model::Architecture;
+
+    use super::*;
+
+    /// A loss whose gradient is NaN somewhere (√ at zero times zero) is caught; a plain one
+    /// is not.
+    #[test]
+    fn gradients_that_are_not_finite_are_caught() {
+        let device = Device::flex().autodiff();
+        let model = Compressor::new(&Architecture::TINY, &device);
+        let x = Tensor::<4>::ones([1, 3, 32, 32], &device);
+        let grads =
+            |objective: Tensor<1>| GradientsParams::from_grads(objective.backward(), &model);
+        let plain = grads(model.analyze(x.clone()).sum());
+        assert!(finite_gradients(&model, &plain));
+        let broken = grads(model.analyze(x).mul_scalar(0.0).sqrt().sum());
+        assert!(!finite_gradients(&model, &broken));
+    }
 }

@@ -24,6 +24,10 @@ use crate::{
 /// often enough for a learning curve, rarely enough that the log stays small.
 const LOG_EVERY: u64 = 50;
 
+/// A run stops as diverged after this many steps in a row whose gradient was not finite (each
+/// one skipped: a batch can be unlucky, a run that keeps producing them is broken).
+const MAX_SKIPPED_IN_A_ROW: u32 = 5;
+
 /// Validation images per forward pass: bounds its memory at large crops (16 × 3 × 256² floats
 /// in, and the activations of 16 images).
 const VALIDATION_CHUNK: usize = 16;
@@ -51,9 +55,9 @@ pub enum TrainError {
     #[error("{0}")]
     Invalid(String),
     #[error(
-        "training diverged at step {step} (loss {loss}); the last checkpoint is kept, resume with a lower --lr"
+        "training diverged at step {step} ({what}); the last checkpoint is kept, resume with a lower --lr"
     )]
-    Diverged { step: u64, loss: f64 },
+    Diverged { step: u64, what: String },
 }
 
 /// Trains (or resumes) the run described by `opts` on `device` (autodiff is added here).
@@ -219,6 +223,7 @@ impl Run<'_> {
             ));
         }
         let mut last_val = first_val.unwrap_or_default();
+        let mut skipped_in_a_row = 0;
         let mut stop = opts
             .session_steps
             .map_or(opts.steps, |n| opts.steps.min(step + n));
@@ -254,11 +259,22 @@ impl Run<'_> {
                 train_step(model, &mut optim, x, &noise, targets, shares.as_deref(), lr)
             };
             let stats = taken.stats;
-            if !stats.loss.is_finite() {
+            skipped_in_a_row = if taken.skipped {
+                skipped_in_a_row + 1
+            } else {
+                0
+            };
+            if !stats.loss.is_finite() || skipped_in_a_row >= MAX_SKIPPED_IN_A_ROW {
                 self.pb.abandon();
-                return Err(TrainError::Diverged {
-                    step,
-                    loss: stats.loss,
+                let what = match stats.loss.is_finite() {
+                    true => format!("{skipped_in_a_row} steps in a row with a non-finite gradient"),
+                    false => format!("loss {}", stats.loss),
+                };
+                return Err(TrainError::Diverged { step, what });
+            }
+            if taken.skipped {
+                self.pb.suspend(|| {
+                    eprintln!("warning: step {step}: the gradient is not finite; no update made")
                 });
             }
             if let Some(a) = &mut average {
@@ -341,7 +357,7 @@ impl Run<'_> {
                     self.pb.abandon();
                     return Err(TrainError::Diverged {
                         step,
-                        loss: weights.loss,
+                        what: format!("loss {}", weights.loss),
                     });
                 }
             }
